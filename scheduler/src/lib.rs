@@ -1,0 +1,215 @@
+//! `spam-scheduler`: a work-stealing executor of futures. Knows nothing of processes.
+//!
+//! One worker thread per scheduler, each with a local deque and a LIFO slot; a global injector
+//! for work from outside; idle workers steal from peers before parking (`idle.md`). A task is one
+//! allocation (`task.rs`) whose state machine makes a wake during a poll reschedule exactly once.
+//! A reduction budget per poll (`budget.rs`) lets cooperative code yield fairly, and a separate
+//! blocking pool (`blocking.rs`) keeps blocking closures off the workers.
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
+pub mod blocking;
+pub mod budget;
+pub mod idle;
+pub mod park;
+pub mod queue;
+pub mod stats;
+pub mod sync;
+pub mod task;
+mod worker;
+
+pub use blocking::{BlockingError, BlockingPool, BlockingTask};
+pub use stats::WorkerStats;
+pub use task::{HeaderPtr, Notified, PollOutcome, Schedule, TaskRef};
+pub use worker::current_worker;
+
+use std::future::Future;
+use std::time::Duration;
+use sync::{Arc, Mutex};
+use worker::Shared;
+
+/// Configures a [`Scheduler`].
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: usize,
+    thread_name: String,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            workers: num_cpus::get().max(1),
+            thread_name: "spam-worker".into(),
+            max_blocking_threads: 64,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Builder {
+    /// Number of worker threads (default: `num_cpus::get()`). Zero is taken as one.
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = n.max(1);
+        self
+    }
+    /// Name prefix of worker threads.
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+    /// Upper bound on blocking-pool threads (default 64).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+    /// How long an idle blocking thread lives (default 10 s).
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Self {
+        self.blocking_keep_alive = d;
+        self
+    }
+    /// Starts the worker threads.
+    pub fn build(self) -> Scheduler {
+        let (shared, locals) = Shared::new(self.workers);
+        let shared = Arc::new(shared);
+        let threads = locals
+            .into_iter()
+            .enumerate()
+            .map(|(i, local)| {
+                let s = shared.clone();
+                std::thread::Builder::new()
+                    .name(format!("{}-{i}", self.thread_name))
+                    .spawn(move || worker::run(s, i, local))
+                    .expect("failed to start a scheduler worker thread")
+            })
+            .collect();
+        Scheduler {
+            handle: Handle {
+                shared,
+                blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),
+            },
+            threads: Mutex::new(threads),
+        }
+    }
+}
+
+/// A cloneable handle to spawn tasks on a running scheduler.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Arc<Shared>,
+    blocking: BlockingPool,
+}
+
+impl Handle {
+    /// Creates a task carrying the user header `data`; `make` builds its future from a pointer to
+    /// that header. The task is idle: wake it (`TaskRef::wake_by_ref`) to run it.
+    pub fn create<H, F>(&self, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> TaskRef<H>
+    where
+        H: Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        task::new_task(self.shared.clone(), data, make)
+    }
+
+    /// Spawns a plain future.
+    pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) {
+        let t = self.create((), |_| f);
+        t.wake_by_ref();
+    }
+
+    /// Runs a blocking closure on the blocking pool.
+    pub fn spawn_blocking<R, F>(&self, f: F) -> BlockingTask<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.blocking.spawn(f)
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.stealers.len()
+    }
+
+    /// A snapshot of every worker's counters, by worker index.
+    pub fn stats(&self) -> Vec<WorkerStats> {
+        self.shared.counters.iter().map(|c| c.snapshot()).collect()
+    }
+
+    /// Workers asleep right now (a snapshot).
+    pub fn sleeping_workers(&self) -> usize {
+        self.shared.idle.num_sleeping()
+    }
+
+    /// The blocking pool.
+    pub fn blocking_pool(&self) -> &BlockingPool {
+        &self.blocking
+    }
+
+    /// `true` once shutdown started.
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.idle.is_shutdown()
+    }
+}
+
+/// A running work-stealing scheduler. Dropping it shuts it down.
+pub struct Scheduler {
+    handle: Handle,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Scheduler {
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A scheduler with `workers` threads and default settings.
+    pub fn new(workers: usize) -> Scheduler {
+        Builder::default().workers(workers).build()
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Shutdown protocol:
+    /// 1. set the shutdown flag and unpark every worker (`Idle::shutdown`);
+    /// 2. each worker leaves its loop at the next tick, cancels what is left in its own queues;
+    /// 3. join every worker thread (a task in the middle of a poll finishes that poll first);
+    /// 4. cancel what is left in the injector;
+    /// 5. shut the blocking pool down (queued jobs fail with `Shutdown`).
+    ///
+    /// Idempotent. Must not be called from a worker thread of this scheduler (it would join itself).
+    pub fn shutdown(&self) {
+        let shared = &self.handle.shared;
+        shared.idle.shutdown();
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let me = std::thread::current().id();
+        for t in threads {
+            if t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        loop {
+            match shared.injector.steal() {
+                queue::Steal::Success(t) => t.cancel(),
+                queue::Steal::Retry => continue,
+                queue::Steal::Empty => break,
+            }
+        }
+        self.handle.blocking.shutdown(Duration::from_secs(1));
+    }
+}
+
+impl std::ops::Deref for Scheduler {
+    type Target = Handle;
+    fn deref(&self) -> &Handle {
+        &self.handle
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

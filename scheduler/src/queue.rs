@@ -1,0 +1,208 @@
+//! Run queues: each worker's local deque plus its LIFO "next" slot, the stealer handle peers
+//! use, and the global injector for work from outside the workers.
+//!
+//! Normally these are crossbeam-deque's `Worker`/`Stealer`/`Injector`. Under `--cfg spam_loom`
+//! they are a loom mutex around a `VecDeque` with the same API, so loom can interleave queue
+//! operations with the idle protocol.
+
+use crate::task::Notified;
+use std::cell::Cell;
+
+/// The three-way result of a steal, as in crossbeam.
+pub enum Steal {
+    Empty,
+    Success(Notified),
+    Retry,
+}
+
+#[cfg(not(spam_loom))]
+mod imp {
+    use super::Steal;
+    use crate::task::Notified;
+    use crossbeam_deque as cd;
+
+    fn conv(s: cd::Steal<Notified>) -> Steal {
+        match s {
+            cd::Steal::Empty => Steal::Empty,
+            cd::Steal::Success(t) => Steal::Success(t),
+            cd::Steal::Retry => Steal::Retry,
+        }
+    }
+
+    /// The owner's end of a worker deque. May only be used from its worker thread.
+    pub struct Deque(cd::Worker<Notified>);
+    /// The peers' end of a worker deque. May be used from many threads.
+    #[derive(Clone)]
+    pub struct Stealer(cd::Stealer<Notified>);
+    /// The global queue of tasks scheduled from outside any worker.
+    pub struct Injector(cd::Injector<Notified>);
+
+    impl Deque {
+        pub fn new() -> (Deque, Stealer) {
+            let w = cd::Worker::new_fifo();
+            let s = w.stealer();
+            (Deque(w), Stealer(s))
+        }
+        #[inline]
+        pub fn push(&self, t: Notified) {
+            self.0.push(t)
+        }
+        #[inline]
+        pub fn pop(&self) -> Option<Notified> {
+            self.0.pop()
+        }
+    }
+
+    impl Stealer {
+        /// Steals about half of the victim's tasks into `dest`, returning one of them.
+        #[inline]
+        pub fn steal_into(&self, dest: &Deque) -> Steal {
+            conv(self.0.steal_batch_and_pop(&dest.0))
+        }
+        #[inline]
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    impl Default for Injector {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Injector {
+        pub fn new() -> Self {
+            Injector(cd::Injector::new())
+        }
+        #[inline]
+        pub fn push(&self, t: Notified) {
+            self.0.push(t)
+        }
+        #[inline]
+        pub fn steal_into(&self, dest: &Deque) -> Steal {
+            conv(self.0.steal_batch_and_pop(&dest.0))
+        }
+        #[inline]
+        pub fn steal(&self) -> Steal {
+            conv(self.0.steal())
+        }
+        #[inline]
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+}
+
+#[cfg(spam_loom)]
+mod imp {
+    use super::Steal;
+    use crate::sync::{Arc, Mutex};
+    use crate::task::Notified;
+    use std::collections::VecDeque;
+
+    pub struct Deque(Arc<Mutex<VecDeque<Notified>>>);
+    #[derive(Clone)]
+    pub struct Stealer(Arc<Mutex<VecDeque<Notified>>>);
+    pub struct Injector(Mutex<VecDeque<Notified>>);
+
+    impl Deque {
+        pub fn new() -> (Deque, Stealer) {
+            let q = Arc::new(Mutex::new(VecDeque::new()));
+            (Deque(q.clone()), Stealer(q))
+        }
+        pub fn push(&self, t: Notified) {
+            self.0.lock().push_back(t)
+        }
+        pub fn pop(&self) -> Option<Notified> {
+            self.0.lock().pop_front()
+        }
+    }
+
+    impl Stealer {
+        pub fn steal_into(&self, _dest: &Deque) -> Steal {
+            match self.0.lock().pop_front() {
+                Some(t) => Steal::Success(t),
+                None => Steal::Empty,
+            }
+        }
+        pub fn is_empty(&self) -> bool {
+            self.0.lock().is_empty()
+        }
+    }
+
+    impl Injector {
+        pub fn new() -> Self {
+            Injector(Mutex::new(VecDeque::new()))
+        }
+        pub fn push(&self, t: Notified) {
+            self.0.lock().push_back(t)
+        }
+        pub fn steal_into(&self, _dest: &Deque) -> Steal {
+            self.steal()
+        }
+        pub fn steal(&self) -> Steal {
+            match self.0.lock().pop_front() {
+                Some(t) => Steal::Success(t),
+                None => Steal::Empty,
+            }
+        }
+        pub fn is_empty(&self) -> bool {
+            self.0.lock().is_empty()
+        }
+    }
+}
+
+pub use imp::{Deque, Injector, Stealer};
+
+/// How many tasks in a row a worker takes from its LIFO slot before it must take one from the
+/// deque: message ping-pong keeps its locality, yet cannot starve the deque.
+pub const MAX_LIFO_POLLS: u32 = 8;
+
+/// A worker's own queues: the FIFO deque peers steal from, and the LIFO slot they cannot.
+/// May only be used from its worker thread.
+pub struct Local {
+    pub deque: Deque,
+    lifo: Cell<Option<Notified>>,
+    lifo_streak: Cell<u32>,
+}
+
+impl Local {
+    pub fn new() -> (Local, Stealer) {
+        let (deque, stealer) = Deque::new();
+        (Local { deque, lifo: Cell::new(None), lifo_streak: Cell::new(0) }, stealer)
+    }
+
+    /// Puts a freshly woken task in the LIFO slot. Returns the task it displaced, which the
+    /// caller must push to the deque (and post as work).
+    #[inline]
+    pub fn push_lifo(&self, t: Notified) -> Option<Notified> {
+        self.lifo.replace(Some(t))
+    }
+
+    /// The next task to run from this worker's own queues, and whether it came from the LIFO
+    /// slot. After [`MAX_LIFO_POLLS`] LIFO tasks in a row the LIFO task goes to the back of the
+    /// deque instead.
+    #[inline]
+    pub fn pop(&self) -> Option<(Notified, bool)> {
+        if let Some(t) = self.lifo.take() {
+            let streak = self.lifo_streak.get();
+            if streak < MAX_LIFO_POLLS {
+                self.lifo_streak.set(streak + 1);
+                return Some((t, true));
+            }
+            self.deque.push(t);
+        }
+        self.lifo_streak.set(0);
+        self.deque.pop().map(|t| (t, false))
+    }
+
+    /// Takes everything left (shutdown).
+    pub fn drain(&self) -> Vec<Notified> {
+        let mut v: Vec<Notified> = self.lifo.take().into_iter().collect();
+        while let Some(t) = self.deque.pop() {
+            v.push(t);
+        }
+        v
+    }
+}

@@ -1,0 +1,205 @@
+//! Worker threads: the run loop (LIFO slot, local deque, injector, stealing, sleeping) and the
+//! shared state that wakes route work through.
+//!
+//! # Where a woken task goes (`Shared::schedule`)
+//! 1. Woken by its own poll (`yielded`): back of the current worker's deque.
+//! 2. Woken from a worker of this scheduler: that worker's LIFO slot; the task it displaces
+//!    goes to the back of the deque (and is posted as work).
+//! 3. Woken from any other thread: the global injector (posted as work).
+//!
+//! # The run loop, per tick
+//! 1. Every `INJECTOR_INTERVAL` ticks, take from the injector first (so outside work is never
+//!    starved by a busy local queue).
+//! 2. Else the LIFO slot (at most `MAX_LIFO_POLLS` in a row), then the deque, then the injector.
+//! 3. Else search: steal half of a peer's deque (random victim order), or from the injector,
+//!    for `SEARCH_ROUNDS` rounds.
+//! 4. Else fall asleep (`idle.md`).
+
+use crate::budget;
+use crate::idle::Idle;
+use crate::queue::{Injector, Local, Steal, Stealer};
+use crate::stats::WorkerCounters;
+use crate::task::{Notified, Schedule};
+use crate::sync::Arc;
+use crossbeam_utils::CachePadded;
+use std::cell::Cell;
+
+/// Take from the injector first every this many ticks.
+const INJECTOR_INTERVAL: u32 = 61;
+/// Rounds of stealing before a worker tries to sleep.
+const SEARCH_ROUNDS: u32 = 4;
+
+/// State shared by all workers of one scheduler and by every task's waker.
+pub(crate) struct Shared {
+    pub(crate) idle: Idle,
+    pub(crate) injector: Injector,
+    pub(crate) stealers: Box<[Stealer]>,
+    pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+}
+
+/// What a worker thread knows about itself; reachable through `CONTEXT` while it runs.
+struct Context {
+    shared: *const Shared,
+    index: usize,
+    local: Local,
+}
+
+std::thread_local! {
+    /// The worker context of this thread, or null on a thread that is not a worker.
+    static CONTEXT: Cell<*const Context> = const { Cell::new(std::ptr::null()) };
+}
+
+/// The index of the scheduler worker running on this thread, if any.
+pub fn current_worker() -> Option<usize> {
+    CONTEXT.with(|c| {
+        let p = c.get();
+        // SAFETY: a non-null CONTEXT points to the worker's stack frame in `run`, which outlives
+        // every call made on this thread while it is set.
+        (!p.is_null()).then(|| unsafe { (*p).index })
+    })
+}
+
+impl Shared {
+    pub(crate) fn new(workers: usize) -> (Shared, Vec<Local>) {
+        let (locals, stealers): (Vec<_>, Vec<_>) = (0..workers).map(|_| Local::new()).unzip();
+        let shared = Shared {
+            idle: Idle::new(workers),
+            injector: Injector::new(),
+            stealers: stealers.into_boxed_slice(),
+            counters: (0..workers).map(|_| CachePadded::new(WorkerCounters::default())).collect(),
+        };
+        (shared, locals)
+    }
+
+    fn has_stealable_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+}
+
+impl Schedule for Shared {
+    fn schedule(&self, task: Notified, yielded: bool) {
+        let cx = CONTEXT.with(|c| c.get());
+        // SAFETY: see `current_worker`; we only use the context if it belongs to this scheduler.
+        if !cx.is_null() && std::ptr::eq(unsafe { (*cx).shared }, self) {
+            // SAFETY: as above; `local` is only touched from its own thread, which is this one.
+            let local = unsafe { &(*cx).local };
+            let spill = if yielded { Some(task) } else { local.push_lifo(task) };
+            if let Some(t) = spill {
+                local.deque.push(t);
+                self.idle.notify_one();
+            }
+            return;
+        }
+        self.injector.push(task);
+        self.idle.notify_one();
+    }
+}
+
+/// Small xorshift for victim order; no shared state.
+struct Rng(u32);
+impl Rng {
+    fn next(&mut self) -> u32 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        x
+    }
+}
+
+/// The body of worker thread `index`. Returns at shutdown, after cancelling what is left in
+/// its own queues.
+pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
+    let cx = Context { shared: &*shared, index, local };
+    CONTEXT.with(|c| c.set(&cx));
+    let counters = &shared.counters[index];
+    let mut rng = Rng(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1);
+    let mut tick: u32 = 0;
+    loop {
+        if shared.idle.is_shutdown() {
+            break;
+        }
+        tick = tick.wrapping_add(1);
+        let next = if tick.is_multiple_of(INJECTOR_INTERVAL) {
+            pop_injector(&shared, &cx.local, counters).or_else(|| cx.local.pop())
+        } else {
+            cx.local.pop().or_else(|| pop_injector(&shared, &cx.local, counters))
+        };
+        let next = next.or_else(|| search(&shared, &cx, counters, &mut rng).map(|t| (t, false)));
+        match next {
+            Some((task, lifo)) => {
+                counters.poll(lifo);
+                budget::reset();
+                task.run();
+            }
+            None => {
+                if shared.idle.sleep(index, || shared.has_stealable_work()) {
+                    counters.park();
+                }
+            }
+        }
+    }
+    budget::unlimited();
+    // Shutdown: cancel what is left here. Cancelling may wake other tasks into this queue, so
+    // loop until it stays empty.
+    loop {
+        let left = cx.local.drain();
+        if left.is_empty() {
+            break;
+        }
+        left.into_iter().for_each(Notified::cancel);
+    }
+    CONTEXT.with(|c| c.set(std::ptr::null()));
+}
+
+fn pop_injector(shared: &Shared, local: &Local, counters: &WorkerCounters) -> Option<(Notified, bool)> {
+    loop {
+        match shared.injector.steal_into(&local.deque) {
+            Steal::Success(t) => {
+                counters.injector_pop();
+                return Some((t, false));
+            }
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+fn search(shared: &Shared, cx: &Context, counters: &WorkerCounters, rng: &mut Rng) -> Option<Notified> {
+    let n = shared.stealers.len();
+    for round in 0..SEARCH_ROUNDS {
+        if n > 1 {
+            let start = rng.next() as usize % n;
+            for k in 0..n {
+                let victim = (start + k) % n;
+                if victim == cx.index {
+                    continue;
+                }
+                loop {
+                    match shared.stealers[victim].steal_into(&cx.local.deque) {
+                        Steal::Success(t) => {
+                            counters.steal_attempt(true);
+                            return Some(t);
+                        }
+                        Steal::Empty => {
+                            counters.steal_attempt(false);
+                            break;
+                        }
+                        Steal::Retry => continue,
+                    }
+                }
+            }
+        }
+        if let Some((t, _)) = pop_injector(shared, &cx.local, counters) {
+            return Some(t);
+        }
+        if shared.idle.is_shutdown() {
+            return None;
+        }
+        if round + 1 < SEARCH_ROUNDS {
+            crate::sync::thread::yield_now();
+        }
+    }
+    None
+}
