@@ -48,6 +48,8 @@ pub enum BlockingError {
     Panicked(String),
     /// The pool was shut down before the job ran.
     Shutdown,
+    /// Called outside a process (no pool to run on).
+    NotInProcess,
 }
 
 impl std::fmt::Display for BlockingError {
@@ -55,6 +57,9 @@ impl std::fmt::Display for BlockingError {
         match self {
             BlockingError::Panicked(m) => write!(f, "blocking job panicked: {m}"),
             BlockingError::Shutdown => f.write_str("blocking pool shut down before the job ran"),
+            BlockingError::NotInProcess => {
+                f.write_str("spawn_blocking called outside a SPAM process")
+            }
         }
     }
 }
@@ -136,7 +141,11 @@ impl BlockingPool {
             inner: Arc::new(Inner {
                 tx: Mutex::new(Some(tx)),
                 rx,
-                state: Mutex::new(PoolState { threads: 0, idle: 0, shutdown: false }),
+                state: Mutex::new(PoolState {
+                    threads: 0,
+                    idle: 0,
+                    shutdown: false,
+                }),
                 exited: Condvar::new(),
                 max_threads: max_threads.max(1),
                 keep_alive,
@@ -150,8 +159,14 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let slot = Arc::new(Mutex::new(Slot { result: None, waker: None }));
-        let completion = Completion { slot: slot.clone(), done: false };
+        let slot = Arc::new(Mutex::new(Slot {
+            result: None,
+            waker: None,
+        }));
+        let completion = Completion {
+            slot: slot.clone(),
+            done: false,
+        };
         let job: Job = Box::new(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
                 .map_err(|p| BlockingError::Panicked(panic_message(&*p)));

@@ -19,7 +19,7 @@ mod worker;
 
 pub use blocking::{BlockingError, BlockingPool, BlockingTask};
 pub use stats::WorkerStats;
-pub use task::{HeaderPtr, Notified, PollOutcome, Schedule, TaskRef};
+pub use task::{HeaderPtr, Notified, PollOutcome, Schedule, TaskRef, TaskStatus};
 pub use worker::current_worker;
 
 use std::future::Future;

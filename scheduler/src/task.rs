@@ -47,6 +47,19 @@ const DONE: usize = 1 << 3;
 pub const REF_ONE: usize = 1 << 4;
 const FLAGS: usize = REF_ONE - 1;
 
+/// A task's scheduling state, as seen from outside (a snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for a wake.
+    Idle,
+    /// In a run queue.
+    Scheduled,
+    /// Being polled.
+    Running,
+    /// Completed or cancelled.
+    Done,
+}
+
 /// Where a woken task goes. Implemented by the scheduler's shared state (and by mocks in loom
 /// models).
 pub trait Schedule: Send + Sync + 'static {
@@ -72,6 +85,8 @@ pub(crate) struct Header {
 }
 
 struct Vtable {
+    /// Size of the whole cell in bytes (for memory accounting).
+    size: usize,
     /// Polls the future once; the caller has set `RUNNING`.
     poll: unsafe fn(NonNull<Header>, &mut Context<'_>) -> Poll<()>,
     /// Drops the future (stage → consumed). Caller has exclusive access.
@@ -148,7 +163,11 @@ impl std::fmt::Debug for Notified {
 
 /// Creates a task cell. Returns the ref; the task is idle: call [`TaskRef::wake_by_ref`] (or
 /// [`TaskRef::into_notified`]) to run it.
-pub fn new_task<H, F>(sched: Arc<dyn Schedule>, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> TaskRef<H>
+pub fn new_task<H, F>(
+    sched: Arc<dyn Schedule>,
+    data: H,
+    make: impl FnOnce(HeaderPtr<H>) -> F,
+) -> TaskRef<H>
 where
     H: Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
@@ -166,17 +185,23 @@ where
     });
     let cell = NonNull::from(Box::leak(cell));
     // SAFETY: the cell was just allocated and is not yet shared; `data` is initialised.
-    let hp = HeaderPtr(unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*cell.as_ptr()).prefix.data)) });
+    let hp = HeaderPtr(unsafe {
+        NonNull::new_unchecked(std::ptr::addr_of_mut!((*cell.as_ptr()).prefix.data))
+    });
     let fut = make(hp);
     // SAFETY: nobody else can see the cell yet, so writing the future is exclusive.
     unsafe { (*cell.as_ptr()).future.with_mut(|p| *p = Some(fut)) };
-    TaskRef { raw: RawTask(cell.cast()), _h: PhantomData }
+    TaskRef {
+        raw: RawTask(cell.cast()),
+        _h: PhantomData,
+    }
 }
 
 fn vtable<H: Send + Sync + 'static, F: Future<Output = ()> + Send + 'static>() -> &'static Vtable {
     struct V<H, F>(PhantomData<(H, F)>);
     impl<H: Send + Sync + 'static, F: Future<Output = ()> + Send + 'static> V<H, F> {
         const VTABLE: Vtable = Vtable {
+            size: std::mem::size_of::<Cell<H, F>>(),
             poll: poll::<H, F>,
             drop_future: drop_future::<H, F>,
             dealloc: dealloc::<H, F>,
@@ -244,7 +269,11 @@ impl RawTask {
                 return;
             }
             let running = cur & RUNNING != 0;
-            let next = if running { cur | NOTIFIED } else { (cur | SCHEDULED) + REF_ONE };
+            let next = if running {
+                cur | NOTIFIED
+            } else {
+                (cur | SCHEDULED) + REF_ONE
+            };
             match state.compare_exchange_weak(cur, next, AcqRel, Acquire) {
                 Ok(_) => {
                     if !running {
@@ -275,8 +304,16 @@ impl Notified {
                 raw.ref_dec();
                 return PollOutcome::Complete;
             }
-            debug_assert!(cur & SCHEDULED != 0 && cur & RUNNING == 0, "run of unscheduled task {cur:#x}");
-            match header.state.compare_exchange_weak(cur, (cur & !SCHEDULED) | RUNNING, AcqRel, Acquire) {
+            debug_assert!(
+                cur & SCHEDULED != 0 && cur & RUNNING == 0,
+                "run of unscheduled task {cur:#x}"
+            );
+            match header.state.compare_exchange_weak(
+                cur,
+                (cur & !SCHEDULED) | RUNNING,
+                AcqRel,
+                Acquire,
+            ) {
                 Ok(_) => break,
                 Err(actual) => cur = actual,
             }
@@ -297,7 +334,9 @@ impl Notified {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
                 (header.vtable.drop_future)(raw.0)
             }));
-            header.state.fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
+            header
+                .state
+                .fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
             header.state.fetch_or(DONE, AcqRel);
             raw.ref_dec();
             return PollOutcome::Complete;
@@ -310,7 +349,10 @@ impl Notified {
             } else {
                 (cur & !RUNNING, false)
             };
-            match header.state.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+            match header
+                .state
+                .compare_exchange_weak(cur, next, AcqRel, Acquire)
+            {
                 Ok(_) => {
                     if requeue {
                         header.sched.schedule(Notified(raw), true);
@@ -355,7 +397,9 @@ unsafe fn cancel_exclusive(raw: RawTask) {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
             (header.vtable.drop_future)(raw.0)
         }));
-        header.state.fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
+        header
+            .state
+            .fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
         header.state.fetch_or(DONE, AcqRel);
     }
 }
@@ -386,6 +430,25 @@ impl<H> TaskRef<H> {
         self.raw.is_done()
     }
 
+    /// The scheduling state right now.
+    pub fn status(&self) -> TaskStatus {
+        let s = self.raw.header().state.load(Acquire);
+        if s & DONE != 0 {
+            TaskStatus::Done
+        } else if s & RUNNING != 0 {
+            TaskStatus::Running
+        } else if s & SCHEDULED != 0 {
+            TaskStatus::Scheduled
+        } else {
+            TaskStatus::Idle
+        }
+    }
+
+    /// Bytes of the task's allocation (header, user header and future).
+    pub fn cell_size(&self) -> usize {
+        self.raw.header().vtable.size
+    }
+
     /// Cancels an idle task from outside: drops its future and marks it `DONE`.
     ///
     /// # Safety
@@ -413,7 +476,10 @@ impl<H> TaskRef<H> {
     /// is not used again.
     pub unsafe fn from_raw(ptr: *const ()) -> Self {
         // SAFETY: per the contract, a non-null pointer to a live cell with one ref owned.
-        TaskRef { raw: RawTask(unsafe { NonNull::new_unchecked(ptr as *mut Header) }), _h: PhantomData }
+        TaskRef {
+            raw: RawTask(unsafe { NonNull::new_unchecked(ptr as *mut Header) }),
+            _h: PhantomData,
+        }
     }
 
     /// Borrows the header of a raw ref without taking it.
@@ -438,7 +504,10 @@ impl<H> TaskRef<H> {
 impl<H> Clone for TaskRef<H> {
     fn clone(&self) -> Self {
         self.raw.ref_inc();
-        TaskRef { raw: self.raw, _h: PhantomData }
+        TaskRef {
+            raw: self.raw,
+            _h: PhantomData,
+        }
     }
 }
 
@@ -448,7 +517,8 @@ impl<H> Drop for TaskRef<H> {
     }
 }
 
-static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
 fn raw_waker(raw: RawTask) -> RawWaker {
     RawWaker::new(raw.0.as_ptr() as *const (), &WAKER_VTABLE)

@@ -1,0 +1,43 @@
+//! The current process of this thread: set by the process future around each poll, read by
+//! every process function (`send`, `receive`, ...). Outside a poll it is unset and those
+//! functions return `NotInProcess`.
+
+use crate::error::NotInProcess;
+use crate::process::Process;
+use std::cell::Cell;
+
+std::thread_local! {
+    static CURRENT: Cell<*const Process> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Sets the current process for the guard's lifetime, restoring the previous one after.
+pub(crate) struct CurrentGuard(*const Process);
+
+impl CurrentGuard {
+    pub(crate) fn enter(p: &Process) -> CurrentGuard {
+        CurrentGuard(CURRENT.with(|c| c.replace(p)))
+    }
+}
+
+impl Drop for CurrentGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.0));
+    }
+}
+
+/// Runs `f` with the current process.
+#[inline]
+pub fn with_current<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return Err(NotInProcess);
+    }
+    // SAFETY: CURRENT is set only by `CurrentGuard` inside the process's own poll, during which
+    // the process (in its task cell) is alive; the guard clears it before the poll returns.
+    Ok(f(unsafe { &*p }))
+}
+
+/// `true` inside a process.
+pub fn in_process() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}

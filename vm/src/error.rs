@@ -1,0 +1,139 @@
+//! Typed errors, one per operation. Errors of sends hand the message back.
+
+use std::fmt;
+
+/// A process function was called outside any process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInProcess;
+
+impl fmt::Display for NotInProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("called outside a SPAM process")
+    }
+}
+impl std::error::Error for NotInProcess {}
+
+/// Why a send failed. Each variant hands the message back.
+#[derive(PartialEq, Eq)]
+pub enum SendError<T> {
+    /// Called outside a process.
+    NotInProcess(T),
+    /// No process is registered under the name (Erlang: `badarg`).
+    NotRegistered(String, T),
+    /// The receiver's bounded mailbox is full.
+    Full(T),
+}
+
+impl<T> SendError<T> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::NotInProcess(m) | SendError::NotRegistered(_, m) | SendError::Full(m) => m,
+        }
+    }
+}
+
+impl<T> fmt::Debug for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotInProcess(_) => f.write_str("NotInProcess(..)"),
+            SendError::NotRegistered(n, _) => write!(f, "NotRegistered({n:?}, ..)"),
+            SendError::Full(_) => f.write_str("Full(..)"),
+        }
+    }
+}
+
+impl<T> fmt::Display for SendError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NotInProcess(_) => fmt::Display::fmt(&NotInProcess, f),
+            SendError::NotRegistered(n, _) => write!(f, "no process registered as {n:?}"),
+            SendError::Full(_) => f.write_str("the receiver's bounded mailbox is full"),
+        }
+    }
+}
+impl<T> std::error::Error for SendError<T> {}
+
+/// Why a name operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegisterError {
+    NotInProcess,
+    /// The name is taken by another process.
+    NameTaken(String),
+    /// The process already has a name (one name per process).
+    AlreadyNamed,
+    /// The process is dead.
+    Noproc,
+    /// `unregister` of a name nobody holds.
+    NotRegistered(String),
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
+            RegisterError::NameTaken(n) => write!(f, "name {n:?} is already registered"),
+            RegisterError::AlreadyNamed => f.write_str("the process already has a registered name"),
+            RegisterError::Noproc => f.write_str("the process is not alive"),
+            RegisterError::NotRegistered(n) => write!(f, "name {n:?} is not registered"),
+        }
+    }
+}
+impl std::error::Error for RegisterError {}
+
+impl From<NotInProcess> for RegisterError {
+    fn from(_: NotInProcess) -> Self {
+        RegisterError::NotInProcess
+    }
+}
+
+/// Why `link` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkError {
+    NotInProcess,
+    /// The target is dead and the caller does not trap exits (Erlang: `noproc` exception).
+    Noproc,
+}
+
+impl fmt::Display for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LinkError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
+            LinkError::Noproc => f.write_str("noproc: the process to link to is not alive"),
+        }
+    }
+}
+impl std::error::Error for LinkError {}
+
+impl From<NotInProcess> for LinkError {
+    fn from(_: NotInProcess) -> Self {
+        LinkError::NotInProcess
+    }
+}
+
+/// Why `spawn_opt` failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpawnError {
+    NotInProcess,
+    /// `SpawnOpts::name` could not be registered; the process was not started.
+    Register(RegisterError),
+    /// The process table is full (`max_processes`).
+    TableFull,
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
+            SpawnError::Register(e) => write!(f, "spawn: {e}"),
+            SpawnError::TableFull => f.write_str("the process table is full"),
+        }
+    }
+}
+impl std::error::Error for SpawnError {}
+
+impl From<NotInProcess> for SpawnError {
+    fn from(_: NotInProcess) -> Self {
+        SpawnError::NotInProcess
+    }
+}

@@ -1,0 +1,193 @@
+//! The lock-free MPSC mailbox: one atomic word that is at once the queue of signals and
+//! messages, the consumer's "waiting" flag, and the "closed" flag.
+//!
+//! # Representation
+//! `head` holds one of:
+//! - `EMPTY` (null): nothing queued, consumer not waiting;
+//! - `WAITING` (the sentinel 1): nothing queued, the consumer is parked on it and must be woken
+//!   by the next push;
+//! - `CLOSED` (the sentinel 2): the owner exited; pushes are refused;
+//! - a pointer to the most recently pushed node: a LIFO stack linked by `NodeHeader::next`.
+//!
+//! # Invariants
+//! 1. Only producers turn `head` into a node pointer (CAS from `EMPTY`/`WAITING`/a node), and
+//!    only the consumer turns it back into `EMPTY`/`WAITING`/`CLOSED` (swap/CAS). So a node,
+//!    once pushed, is owned by the queue until the consumer takes the whole stack.
+//! 2. A node's `next` is written before the Release CAS that publishes it, and read only after
+//!    the consumer's Acquire swap that takes it: the stack the consumer holds is complete.
+//! 3. Per-producer order: a producer's later push sits above its earlier one in the same stack,
+//!    or in a later stack; the consumer reverses each stack, so it sees them in push order.
+//!    (Across producers there is no order, as in Erlang.)
+//! 4. No lost wake-up: the consumer announces it is waiting with `CAS(EMPTY -> WAITING)`. A push
+//!    that replaces `WAITING` learns so from the same CAS and must wake the consumer; a push that
+//!    lands first makes the consumer's CAS fail, so the consumer drains instead of sleeping.
+//! 5. Close: `swap(CLOSED)` takes whatever was pushed; a push after it is refused and handed back
+//!    to the sender. A push thus either lands before close (and is drained by the exiting owner)
+//!    or is refused, never lost and never both.
+//!
+//! Loom models: `loom-tests/tests/mailbox.rs`.
+
+use crate::message::{NodeHeader, OwnedNode};
+use spam_scheduler::sync::atomic::{AtomicPtr, Ordering::*};
+use std::ptr::{self, NonNull};
+
+const WAITING: *mut NodeHeader = ptr::without_provenance_mut(1);
+const CLOSED: *mut NodeHeader = ptr::without_provenance_mut(2);
+
+fn is_node(p: *mut NodeHeader) -> bool {
+    !p.is_null() && p != WAITING && p != CLOSED
+}
+
+/// A lock-free multi-producer, single-consumer queue of nodes. The consumer is the owning process.
+pub struct Mailbox {
+    head: AtomicPtr<NodeHeader>,
+}
+
+/// What a successful push found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The consumer was not waiting.
+    Queued,
+    /// The consumer was waiting: the pusher must wake it.
+    WakeConsumer,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Mailbox {
+    pub fn new() -> Self {
+        Mailbox {
+            head: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    /// Producer: pushes `node`; refused (and handed back) if the mailbox is closed.
+    pub(crate) fn push(&self, node: OwnedNode) -> Result<Pushed, OwnedNode> {
+        let node = node.into_raw();
+        let mut cur = self.head.load(Relaxed);
+        loop {
+            if cur == CLOSED {
+                // SAFETY: the node was never published; we still own it.
+                return Err(unsafe { OwnedNode::from_raw(node) });
+            }
+            let next = if is_node(cur) { cur } else { ptr::null_mut() };
+            // SAFETY: the node is not yet published: this thread has exclusive access (inv. 2).
+            unsafe { (*node.as_ptr()).next = next };
+            match self
+                .head
+                .compare_exchange_weak(cur, node.as_ptr(), Release, Relaxed)
+            {
+                Ok(_) => {
+                    return Ok(if cur == WAITING {
+                        Pushed::WakeConsumer
+                    } else {
+                        Pushed::Queued
+                    })
+                }
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Consumer: takes everything pushed so far, oldest first. Clears a `WAITING` flag.
+    pub(crate) fn take_all(&self) -> Batch {
+        let cur = self.head.load(Relaxed);
+        if !is_node(cur) {
+            // Fast path: nothing queued (EMPTY, WAITING or CLOSED); leave the flag alone.
+            return Batch(ptr::null_mut());
+        }
+        let top = self.head.swap(ptr::null_mut(), Acquire);
+        Batch(reverse(top))
+    }
+
+    /// `true` if nodes are queued (a hint: a push may land right after).
+    pub fn has_pending(&self) -> bool {
+        is_node(self.head.load(Relaxed))
+    }
+
+    /// Consumer: announces it is about to wait. Returns `false` if nodes arrived meanwhile (take
+    /// them instead of sleeping).
+    pub(crate) fn set_waiting(&self) -> bool {
+        match self
+            .head
+            .compare_exchange(ptr::null_mut(), WAITING, AcqRel, Acquire)
+        {
+            Ok(_) => true,
+            Err(actual) => !is_node(actual),
+        }
+    }
+
+    /// Consumer: closes the mailbox for good and takes what was pushed before.
+    pub(crate) fn close(&self) -> Batch {
+        let top = self.head.swap(CLOSED, Acquire);
+        Batch(if is_node(top) {
+            reverse(top)
+        } else {
+            ptr::null_mut()
+        })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.head.load(Acquire) == CLOSED
+    }
+}
+
+/// Reverses a stack taken from `head` into oldest-first order.
+fn reverse(mut top: *mut NodeHeader) -> *mut NodeHeader {
+    let mut prev = ptr::null_mut();
+    while !top.is_null() {
+        // SAFETY: the consumer owns every node of a taken stack (invariant 1) and sees their
+        // `next` fields (invariant 2).
+        unsafe {
+            let next = (*top).next;
+            (*top).next = prev;
+            prev = top;
+            top = next;
+        }
+    }
+    prev
+}
+
+impl Drop for Mailbox {
+    fn drop(&mut self) {
+        let top = self.head.load(Acquire);
+        drop(Batch(if is_node(top) { top } else { ptr::null_mut() }));
+    }
+}
+
+/// Nodes taken from a mailbox, oldest first; owned by the consumer. Unconsumed nodes are freed
+/// on drop.
+pub(crate) struct Batch(*mut NodeHeader);
+
+// SAFETY: a Batch uniquely owns its nodes, whose payloads are Send.
+unsafe impl Send for Batch {}
+
+impl Iterator for Batch {
+    type Item = OwnedNode;
+    fn next(&mut self) -> Option<OwnedNode> {
+        let p = NonNull::new(self.0)?;
+        // SAFETY: we own the chain; take the first node off it.
+        unsafe {
+            self.0 = (*p.as_ptr()).next;
+            Some(OwnedNode::from_raw(p))
+        }
+    }
+}
+
+impl Batch {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_null()
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for n in self.by_ref() {
+            drop(n);
+        }
+    }
+}

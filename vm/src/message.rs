@@ -1,0 +1,162 @@
+//! Messages: one heap node per message holding the queue link and the value inline, and `Msg`,
+//! the owned, dynamically typed message a process receives.
+//!
+//! A node is `#[repr(C)] Node<T> { NodeHeader, T }`. The mailbox links `NodeHeader`s (thin
+//! pointers). `Box<Node<T>>` unsizes to `Box<Node<dyn Any + Send>>` at the same address, and the
+//! header keeps a monomorphised `to_fat` function that rebuilds that fat pointer from the thin
+//! one, so a message costs exactly one allocation and `downcast` moves the value out of it.
+
+use crate::signal::Signal;
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::ptr::NonNull;
+
+/// What a node carries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    /// A message sent by `send` (counts against a bounded mailbox).
+    Message,
+    /// A message made by the receiver itself from a signal (`Exit`, `Down`): never bounded.
+    System,
+    Signal,
+}
+
+#[repr(C)]
+pub(crate) struct NodeHeader {
+    /// Next node in the mailbox stack. Written by the pushing thread before the node is
+    /// published (Release CAS), read by the consumer after its Acquire swap.
+    pub(crate) next: *mut NodeHeader,
+    pub(crate) kind: Kind,
+    to_fat: unsafe fn(*mut NodeHeader) -> *mut Node<dyn Any + Send>,
+}
+
+#[repr(C)]
+pub(crate) struct Node<T: ?Sized> {
+    header: NodeHeader,
+    payload: T,
+}
+
+unsafe fn to_fat<T: Any + Send>(p: *mut NodeHeader) -> *mut Node<dyn Any + Send> {
+    p as *mut Node<T> as *mut Node<dyn Any + Send>
+}
+
+/// A node not yet in (or just taken out of) a mailbox: the unique owner of its allocation.
+pub(crate) struct OwnedNode(NonNull<NodeHeader>);
+
+// SAFETY: the payload of every node is `Send` (enforced by `OwnedNode::new`), and an OwnedNode is
+// the unique owner of its allocation.
+unsafe impl Send for OwnedNode {}
+
+impl OwnedNode {
+    pub(crate) fn new<T: Any + Send>(kind: Kind, payload: T) -> OwnedNode {
+        let b = Box::new(Node {
+            header: NodeHeader {
+                next: std::ptr::null_mut(),
+                kind,
+                to_fat: to_fat::<T>,
+            },
+            payload,
+        });
+        OwnedNode(NonNull::from(Box::leak(b)).cast())
+    }
+    pub(crate) fn message<T: Any + Send>(payload: T) -> OwnedNode {
+        Self::new(Kind::Message, payload)
+    }
+    pub(crate) fn signal(s: Signal) -> OwnedNode {
+        Self::new(Kind::Signal, s)
+    }
+    pub(crate) fn into_raw(self) -> NonNull<NodeHeader> {
+        let p = self.0;
+        std::mem::forget(self);
+        p
+    }
+    /// # Safety
+    /// `p` came from [`OwnedNode::into_raw`] and is owned by nobody else now.
+    pub(crate) unsafe fn from_raw(p: NonNull<NodeHeader>) -> OwnedNode {
+        OwnedNode(p)
+    }
+    pub(crate) fn kind(&self) -> Kind {
+        // SAFETY: we own a live node.
+        unsafe { self.0.as_ref().kind }
+    }
+    fn into_fat(self) -> Box<Node<dyn Any + Send>> {
+        let p = self.into_raw().as_ptr();
+        // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
+        // allocation made by `Box::new` with that type.
+        unsafe { Box::from_raw(((*p).to_fat)(p)) }
+    }
+    /// Into a received message.
+    pub(crate) fn into_msg(self) -> Msg {
+        debug_assert_ne!(self.kind(), Kind::Signal);
+        Msg(self.into_fat())
+    }
+    /// Into the signal it carries.
+    pub(crate) fn into_signal(self) -> Signal {
+        debug_assert_eq!(self.kind(), Kind::Signal);
+        match Msg(self.into_fat()).downcast::<Signal>() {
+            Ok(s) => s,
+            Err(_) => unreachable!("a signal node always carries a Signal"),
+        }
+    }
+}
+
+impl Drop for OwnedNode {
+    fn drop(&mut self) {
+        let p = self.0.as_ptr();
+        // SAFETY: as in `into_fat`; this is the last use of the pointer.
+        drop(unsafe { Box::from_raw(((*p).to_fat)(p)) });
+    }
+}
+
+/// A received message: any `Send + 'static` value, typed at run time.
+pub struct Msg(Box<Node<dyn Any + Send>>);
+
+impl Msg {
+    /// Wraps a value as a message (what `send` does; handy in tests).
+    pub fn new<T: Any + Send>(value: T) -> Msg {
+        OwnedNode::message(value).into_msg()
+    }
+    /// A system message (made from a signal by its receiver).
+    pub(crate) fn system<T: Any + Send>(value: T) -> Msg {
+        OwnedNode::new(Kind::System, value).into_msg()
+    }
+    /// `true` if `send` made it (it counts against a bounded mailbox).
+    pub(crate) fn is_sent(&self) -> bool {
+        self.0.header.kind == Kind::Message
+    }
+    /// `true` if the message holds a `T`.
+    pub fn is<T: Any>(&self) -> bool {
+        self.0.payload.type_id() == TypeId::of::<T>()
+    }
+    /// Borrows the value if it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        (&self.0.payload as &dyn Any).downcast_ref::<T>()
+    }
+    /// Mutably borrows the value if it is a `T`.
+    pub fn downcast_mut<T: Any>(&mut self) -> Option<&mut T> {
+        (&mut self.0.payload as &mut dyn Any).downcast_mut::<T>()
+    }
+    /// Takes the value out if it is a `T`; gives the message back otherwise.
+    pub fn downcast<T: Any>(self) -> Result<T, Msg> {
+        if !self.is::<T>() {
+            return Err(self);
+        }
+        let raw = Box::into_raw(self.0) as *mut Node<T>;
+        // SAFETY: the payload's TypeId is T's, so the allocation was made as `Box<Node<T>>`
+        // (unsizing keeps address and layout); we own it.
+        let node = unsafe { Box::from_raw(raw) };
+        Ok(node.payload)
+    }
+}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(e) = self.downcast_ref::<crate::Exit>() {
+            return fmt::Debug::fmt(e, f);
+        }
+        if let Some(d) = self.downcast_ref::<crate::Down>() {
+            return fmt::Debug::fmt(d, f);
+        }
+        write!(f, "Msg({:?})", self.0.payload.type_id())
+    }
+}

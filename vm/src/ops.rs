@@ -1,0 +1,172 @@
+//! What a process does to others and to itself: link, unlink, monitor, demonitor, exit, trap.
+//! Each is called on the current process (`bif` looks it up); the rules are Erlang's, as
+//! checked in `erl` (OTP 25) and cited in the tests.
+
+use crate::error::LinkError;
+use crate::pid::{Pid, Ref};
+use crate::process::{unwind_exit, Process};
+use crate::reason::Reason;
+use crate::signal::Signal;
+use spam_scheduler::sync::atomic::Ordering::*;
+
+impl Process {
+    /// `link/1`. Linking to self or to an already linked process does nothing. To a dead
+    /// process: `Err(Noproc)` if not trapping; if trapping, `Ok` and an `Exit { reason: Noproc }`
+    /// message follows.
+    pub fn link(&self, target: Pid) -> Result<(), LinkError> {
+        if target == self.pid() {
+            return Ok(());
+        }
+        {
+            let mut ext = self.ext();
+            if ext.links.contains(&target) {
+                return Ok(());
+            }
+            ext.links.push(target);
+        }
+        if self
+            .runtime()
+            .send_signal(target, Signal::Link { from: self.pid() })
+            .is_ok()
+        {
+            return Ok(());
+        }
+        if self.trap_exit.load(Relaxed) {
+            // Handled in order at our next drain: removes the link, becomes an Exit message.
+            self.push_self_signal(Signal::Exit {
+                from: target,
+                reason: Reason::Noproc,
+                link: true,
+            });
+            Ok(())
+        } else {
+            self.ext().links.retain(|&p| p != target);
+            Err(LinkError::Noproc)
+        }
+    }
+
+    /// `unlink/1`: removes the link both ways; an exit signal of that link already on its way
+    /// is then ignored (signal.rs). Always succeeds.
+    pub fn unlink(&self, target: Pid) {
+        let was = {
+            let mut ext = self.ext();
+            let before = ext.links.len();
+            ext.links.retain(|&p| p != target);
+            ext.links.len() != before
+        };
+        if was {
+            let _ = self
+                .runtime()
+                .send_signal(target, Signal::Unlink { from: self.pid() });
+        }
+    }
+
+    /// `monitor(process, Pid)`. A dead target gives `Down { reason: Noproc }` at once (in order
+    /// with the rest of our queue). Monitoring oneself does nothing (as in Erlang: no `Down`).
+    pub fn monitor(&self, target: Pid) -> Ref {
+        let mref = Ref::make();
+        if target == self.pid() {
+            return mref;
+        }
+        self.ext().monitors.push((mref, target));
+        if self
+            .runtime()
+            .send_signal(
+                target,
+                Signal::Monitor {
+                    from: self.pid(),
+                    mref,
+                },
+            )
+            .is_err()
+        {
+            self.push_self_signal(Signal::Down {
+                from: target,
+                mref,
+                reason: Reason::Noproc,
+            });
+        }
+        mref
+    }
+
+    /// `monitor(process, Name)` for a name nobody holds: a `Down { pid: Pid::UNDEFINED, reason:
+    /// Noproc }` at once (Erlang puts `{Name, Node}` in that slot).
+    pub fn monitor_unregistered(&self) -> Ref {
+        let mref = Ref::make();
+        self.ext().monitors.push((mref, Pid::UNDEFINED));
+        self.push_self_signal(Signal::Down {
+            from: Pid::UNDEFINED,
+            mref,
+            reason: Reason::Noproc,
+        });
+        mref
+    }
+
+    /// `demonitor(Ref, [flush?, info])`: stops the monitor; returns `true` if it was active.
+    /// With `flush`, a `Down` of this monitor already in the queue is removed too; either way no
+    /// `Down` for it is received afterwards (an in-flight one is dropped when handled).
+    pub fn demonitor(&self, mref: Ref, flush: bool) -> bool {
+        let target = {
+            let mut ext = self.ext();
+            ext.monitors
+                .iter()
+                .position(|&(r, _)| r == mref)
+                .map(|i| ext.monitors.swap_remove(i).1)
+        };
+        if let Some(t) = target {
+            let _ = self.runtime().send_signal(t, Signal::Demonitor { mref });
+        }
+        if flush {
+            self.drain();
+            let removed = self.with_private(|p| {
+                let before = p.save.len();
+                p.save.retain(|m| {
+                    m.downcast_ref::<crate::Down>()
+                        .is_none_or(|d| d.monitor != mref)
+                });
+                let n = before - p.save.len();
+                p.removals += n as u64;
+                n
+            });
+            if removed > 0 {
+                self.publish_queue_len();
+            }
+        }
+        target.is_some()
+    }
+
+    /// `exit(Pid, Reason)`: sends an exit signal. To oneself it is handled at once: if it is
+    /// fatal (a non-trapping caller, or `Kill`), the caller unwinds and exits right here, as in
+    /// Erlang where the code after `exit(self(), R)` does not run.
+    pub fn exit_signal(&self, target: Pid, reason: Reason) {
+        let sig = Signal::Exit {
+            from: self.pid(),
+            reason,
+            link: false,
+        };
+        if target != self.pid() {
+            let _ = self.runtime().send_signal(target, sig);
+            return;
+        }
+        // Keep order with what is already queued: drain, then handle ours.
+        self.drain();
+        self.handle_signal(sig);
+        self.publish_queue_len();
+        if let Some(r) = self.take_pending_exit() {
+            unwind_exit(r);
+        }
+    }
+
+    /// `process_flag(trap_exit, flag)`: returns the previous value.
+    pub fn set_trap_exit(&self, flag: bool) -> bool {
+        self.trap_exit.swap(flag, Relaxed)
+    }
+
+    /// The process's registered name, if any.
+    pub fn registered_name(&self) -> Option<String> {
+        self.ext
+            .lock()
+            .as_ref()
+            .and_then(|e| e.name.as_deref().map(str::to_string))
+    }
+}

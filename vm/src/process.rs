@@ -1,0 +1,340 @@
+//! The process control block and the future that runs a process: signal handling before each
+//! poll, panic capture, and the hand-off to the exit protocol (`exit.rs`).
+//!
+//! # Who touches what
+//! - `mailbox`: pushed by anyone (lock-free), drained only by the process itself.
+//! - `private` (save queue, pending exit): only the process itself, inside its own poll. The
+//!   task state machine guarantees one poll at a time, and a process is polled only on one
+//!   thread at a time, so `&mut Private` is exclusive there.
+//! - `ext` (name, links, monitors, monitored_by): behind a small lock, because `register_pid`
+//!   and `process_info` reach it from other processes. Allocated on first use, so an idle process
+//!   without links pays one word.
+//! - `trap_exit`, `reductions`, `queue_len`: atomics written by the process, read by
+//!   `process_info`.
+
+use crate::context::CurrentGuard;
+use crate::mailbox::Mailbox;
+use crate::message::{Kind, Msg, OwnedNode};
+use crate::pid::{Pid, Ref};
+use crate::reason::Reason;
+use crate::registry::Name;
+use crate::runtime::Runtime;
+use crate::signal::{Down, Exit, Signal};
+use spam_scheduler::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use spam_scheduler::sync::{Mutex, MutexGuard, UnsafeCell};
+use spam_scheduler::HeaderPtr;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+/// Called once with the exit reason.
+pub type ExitHook = Box<dyn FnOnce(&Reason) + Send>;
+
+/// Links, monitors and name: the rarely used, cross-process-visible part of a process.
+#[derive(Default)]
+pub(crate) struct Ext {
+    pub(crate) name: Option<Name>,
+    pub(crate) links: Vec<Pid>,
+    /// Monitors this process holds: (ref, monitored pid).
+    pub(crate) monitors: Vec<(Ref, Pid)>,
+    /// Monitors held on this process: (ref, watcher pid).
+    pub(crate) monitored_by: Vec<(Ref, Pid)>,
+    /// Called with the exit reason at the end of the exit (used by `Vm::run` for the root).
+    pub(crate) on_exit: Option<ExitHook>,
+}
+
+/// State only the process itself touches, inside its own poll.
+#[derive(Default)]
+pub(crate) struct Private {
+    /// Messages taken from the mailbox and not yet received, in arrival order.
+    pub(crate) save: VecDeque<Msg>,
+    /// Bumped on every removal from `save`, so a suspended selective receive knows its scan
+    /// cursor may be stale.
+    pub(crate) removals: u64,
+    /// Set when a handled signal (or `exit_self`) decided that the process dies.
+    pub(crate) pending_exit: Option<Reason>,
+}
+
+/// The bound of a bounded mailbox (`SpawnOpts::mailbox_capacity`).
+pub(crate) struct Bound {
+    pub(crate) capacity: usize,
+    /// Messages in the mailbox (queued + saved). Incremented by senders before pushing.
+    pub(crate) len: AtomicUsize,
+    /// Senders waiting for room (`send_async`).
+    pub(crate) waiters: Mutex<VecDeque<Waker>>,
+}
+
+/// A process control block. Lives in the scheduler task's header, next to the process future.
+pub struct Process {
+    pid: Pid,
+    rt: *const Runtime,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) trap_exit: AtomicBool,
+    pub(crate) reductions: AtomicU64,
+    pub(crate) queue_len: AtomicUsize,
+    pub(crate) ext: Mutex<Option<Box<Ext>>>,
+    private: UnsafeCell<Private>,
+    pub(crate) bound: Option<Box<Bound>>,
+}
+
+// SAFETY: `rt` points to the Runtime, which outlives every process (shutdown destroys the
+// processes first) and is Sync. `private` is touched only by the process's own poll (one thread
+// at a time, serialised by the task state machine). Everything else is atomics or locks.
+unsafe impl Send for Process {}
+// SAFETY: as above.
+unsafe impl Sync for Process {}
+
+impl Process {
+    pub(crate) fn new(
+        pid: Pid,
+        rt: &Runtime,
+        ext: Option<Box<Ext>>,
+        trap_exit: bool,
+        capacity: Option<usize>,
+    ) -> Process {
+        Process {
+            pid,
+            rt,
+            mailbox: Mailbox::new(),
+            trap_exit: AtomicBool::new(trap_exit),
+            reductions: AtomicU64::new(0),
+            queue_len: AtomicUsize::new(0),
+            ext: Mutex::new(ext),
+            private: UnsafeCell::new(Private::default()),
+            bound: capacity.map(|c| {
+                Box::new(Bound {
+                    capacity: c.max(1),
+                    len: AtomicUsize::new(0),
+                    waiters: Mutex::new(VecDeque::new()),
+                })
+            }),
+        }
+    }
+
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        // SAFETY: the Runtime outlives every process (see the Send impl).
+        unsafe { &*self.rt }
+    }
+
+    /// Runs `f` on the private state.
+    ///
+    /// Must be called only by the process itself, inside its poll (the current process); `f`
+    /// must not call back into anything that takes the private state again.
+    pub(crate) fn with_private<R>(&self, f: impl FnOnce(&mut Private) -> R) -> R {
+        // SAFETY: per the contract above, this is the only live access to `private`.
+        self.private.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// The `ext` lock, allocating `Ext` on first use.
+    pub(crate) fn ext(&self) -> ExtGuard<'_> {
+        let mut g = self.ext.lock();
+        if g.is_none() {
+            *g = Some(Box::default());
+        }
+        ExtGuard(g)
+    }
+
+    /// Adds `n` to the reduction counter. Call only from the process itself (single writer).
+    #[inline]
+    pub fn bump_reductions(&self, n: u64) {
+        self.reductions
+            .store(self.reductions.load(Relaxed) + n, Relaxed);
+    }
+
+    /// Moves everything queued in the mailbox into the save queue, handling signals on the way
+    /// (see the table in `signal.rs`). Owner only.
+    pub(crate) fn drain(&self) {
+        let batch = self.mailbox.take_all();
+        if batch.is_empty() {
+            return;
+        }
+        for node in batch {
+            match node.kind() {
+                Kind::Message | Kind::System => {
+                    self.with_private(|p| p.save.push_back(node.into_msg()))
+                }
+                Kind::Signal => self.handle_signal(node.into_signal()),
+            }
+        }
+        self.publish_queue_len();
+    }
+
+    pub(crate) fn publish_queue_len(&self) {
+        let n = self.with_private(|p| p.save.len());
+        self.queue_len.store(n, Relaxed);
+    }
+
+    fn set_exit(&self, reason: Reason) {
+        self.with_private(|p| {
+            if p.pending_exit.is_none() {
+                p.pending_exit = Some(reason);
+            }
+        });
+    }
+
+    pub(crate) fn pending_exit(&self) -> bool {
+        self.with_private(|p| p.pending_exit.is_some())
+    }
+
+    pub(crate) fn take_pending_exit(&self) -> Option<Reason> {
+        self.with_private(|p| p.pending_exit.take())
+    }
+
+    /// Applies one signal, as tabled in `signal.rs`. Owner only.
+    pub(crate) fn handle_signal(&self, sig: Signal) {
+        match sig {
+            Signal::Exit { from, reason, link } => {
+                if link {
+                    let mut ext = self.ext();
+                    match ext.links.iter().position(|&p| p == from) {
+                        Some(i) => {
+                            ext.links.swap_remove(i);
+                        }
+                        None => return, // unlinked meanwhile: the signal is void
+                    }
+                }
+                if !link && reason == Reason::Kill {
+                    self.set_exit(Reason::Killed);
+                } else if self.trap_exit.load(Relaxed) {
+                    self.with_private(|p| p.save.push_back(Msg::system(Exit { from, reason })));
+                } else if reason == Reason::Normal {
+                    if from == self.pid && !link {
+                        self.set_exit(Reason::Normal);
+                    }
+                } else {
+                    self.set_exit(reason);
+                }
+            }
+            Signal::Link { from } => {
+                let mut ext = self.ext();
+                if !ext.links.contains(&from) {
+                    ext.links.push(from);
+                }
+            }
+            Signal::Unlink { from } => self.ext().links.retain(|&p| p != from),
+            Signal::Monitor { from, mref } => self.ext().monitored_by.push((mref, from)),
+            Signal::Demonitor { mref } => self.ext().monitored_by.retain(|&(r, _)| r != mref),
+            Signal::Down { from, mref, reason } => {
+                let active = {
+                    let mut ext = self.ext();
+                    match ext.monitors.iter().position(|&(r, _)| r == mref) {
+                        Some(i) => {
+                            ext.monitors.swap_remove(i);
+                            true
+                        }
+                        None => false,
+                    }
+                };
+                if active {
+                    self.with_private(|p| {
+                        p.save.push_back(Msg::system(Down {
+                            monitor: mref,
+                            pid: from,
+                            reason,
+                        }))
+                    });
+                }
+            }
+        }
+    }
+
+    /// Pushes a signal into this process's own mailbox (e.g. the `Noproc` answer to a link or
+    /// monitor of a dead process), to be handled in order at the next drain.
+    pub(crate) fn push_self_signal(&self, sig: Signal) {
+        // Our own mailbox is closed only by our own exit, which has not started (we are running).
+        let _ = self.mailbox.push(OwnedNode::signal(sig));
+    }
+}
+
+/// The `ext` lock guard, with `Ext` known to be allocated.
+pub(crate) struct ExtGuard<'a>(MutexGuard<'a, Option<Box<Ext>>>);
+
+impl std::ops::Deref for ExtGuard<'_> {
+    type Target = Ext;
+    fn deref(&self) -> &Ext {
+        self.0.as_deref().expect("ext allocated by Process::ext")
+    }
+}
+
+impl std::ops::DerefMut for ExtGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Ext {
+        self.0
+            .as_deref_mut()
+            .expect("ext allocated by Process::ext")
+    }
+}
+
+/// The panic payload `exit_self` unwinds with; caught by [`ProcessFuture`].
+pub(crate) struct SelfExit(pub(crate) Reason);
+
+/// Unwinds the current process with `reason` (no panic hook runs: `resume_unwind`). Call only
+/// inside a process: the process future catches it and exits with `reason`.
+pub fn unwind_exit(reason: Reason) -> ! {
+    std::panic::resume_unwind(Box::new(SelfExit(reason)))
+}
+
+/// The future the scheduler polls for a process: the user's future plus the VM's duties.
+pub(crate) struct ProcessFuture<F> {
+    pub(crate) proc: HeaderPtr<Process>,
+    pub(crate) fut: Option<F>,
+}
+
+impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: we never move `fut` out while it is polled; it is dropped in place (set to
+        // None) and `proc` is a plain pointer: a pin projection.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: the future lives inside its own task cell, so the header is alive.
+        let proc = unsafe { this.proc.get() };
+        let _current = CurrentGuard::enter(proc);
+        proc.bump_reductions(1);
+        // 1. Signals first: a kill must not wait for the user code to receive.
+        if proc.mailbox.has_pending() {
+            proc.drain();
+        }
+        let reason = match proc.take_pending_exit() {
+            Some(r) => r,
+            None => {
+                let Some(fut) = this.fut.as_mut() else {
+                    return Poll::Ready(());
+                };
+                // SAFETY: `fut` is pinned inside the task cell (projection above).
+                let fut = unsafe { Pin::new_unchecked(fut) };
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
+                    Ok(Poll::Pending) => match proc.take_pending_exit() {
+                        None => return Poll::Pending,
+                        Some(r) => r,
+                    },
+                    Ok(Poll::Ready(())) => Reason::Normal,
+                    Err(payload) => reason_of_unwind(payload),
+                }
+            }
+        };
+        // 2. Exit: drop the user future first (its destructors still run as this process), then
+        //    run the exit protocol.
+        let reason =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut = None)) {
+                Ok(()) => reason,
+                Err(payload) => match reason {
+                    Reason::Normal => reason_of_unwind(payload),
+                    r => r,
+                },
+            };
+        crate::exit::exit(proc, reason);
+        Poll::Ready(())
+    }
+}
+
+fn reason_of_unwind(payload: Box<dyn std::any::Any + Send>) -> Reason {
+    match payload.downcast::<SelfExit>() {
+        Ok(e) => e.0,
+        Err(p) => Reason::Panic(spam_scheduler::blocking::panic_message(&*p)),
+    }
+}

@@ -1,0 +1,360 @@
+//! The runtime of one VM: process table, registry, timers, the scheduler, and the paths every
+//! operation goes through: spawn, send a message, send a signal, shutdown.
+//!
+//! # The send path (`send_message`)
+//! pin the receiver's slot (one RMW) → [bounded only: reserve room, one RMW] → push the node
+//! (one CAS on the receiver's mailbox word) → if the receiver was waiting, wake its task (one
+//! CAS on the task state, + the queue push) → unpin (one RMW). One allocation (the node), no
+//! lock, no `Arc` clone.
+
+use crate::error::{RegisterError, SendError, SpawnError};
+use crate::mailbox::Pushed;
+use crate::message::OwnedNode;
+use crate::pid::{Pid, Ref};
+use crate::process::{Ext, Process, ProcessFuture};
+use crate::reason::Reason;
+use crate::registry::{Name, Registry};
+use crate::signal::Signal;
+use crate::table::Table;
+use crate::timer::Timers;
+use spam_scheduler::sync::atomic::Ordering::*;
+use spam_scheduler::sync::Mutex;
+use spam_scheduler::{Handle, Scheduler};
+use std::future::Future;
+
+/// Options of `spawn_opt`.
+#[derive(Debug, Clone, Default)]
+pub struct SpawnOpts {
+    /// Link the child to the parent, atomically with its creation.
+    pub link: bool,
+    /// Monitor the child from the parent, atomically with its creation.
+    pub monitor: bool,
+    /// The child starts trapping exits.
+    pub trap_exit: bool,
+    /// Register the child under this name before it runs; the spawn fails if the name is taken.
+    pub name: Option<String>,
+    /// Bound the child's mailbox to this many messages (signals are never bounded).
+    pub mailbox_capacity: Option<usize>,
+}
+
+/// VM configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub schedulers: usize,
+    pub max_processes: usize,
+    pub max_blocking_threads: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            schedulers: num_cpus_default(),
+            max_processes: 1 << 24,
+            max_blocking_threads: 64,
+        }
+    }
+}
+
+fn num_cpus_default() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+/// One VM.
+pub struct Runtime {
+    pub(crate) table: Table,
+    pub(crate) registry: Registry,
+    pub(crate) timers: Timers,
+    sched: Handle,
+    scheduler: Mutex<Option<Scheduler>>,
+    shut_down: std::sync::atomic::AtomicBool,
+}
+
+impl Runtime {
+    pub fn new(config: Config) -> Runtime {
+        let scheduler = Scheduler::builder()
+            .workers(config.schedulers)
+            .max_blocking_threads(config.max_blocking_threads)
+            .build();
+        Runtime {
+            table: Table::new(config.max_processes),
+            registry: Registry::new(),
+            timers: Timers::start(),
+            sched: scheduler.handle().clone(),
+            scheduler: Mutex::new(Some(scheduler)),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The scheduler handle (stats, blocking pool).
+    pub fn scheduler(&self) -> &Handle {
+        &self.sched
+    }
+
+    /// Creates and starts a process. `parent` is the spawning process (needed for link/monitor).
+    ///
+    /// Atomic: the child's side of a link or monitor is in its control block before it first
+    /// runs, so it cannot die unseen.
+    pub fn spawn<F>(
+        &self,
+        parent: Option<&Process>,
+        fut: F,
+        opts: SpawnOpts,
+    ) -> Result<(Pid, Option<Ref>), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.shut_down.load(Acquire) {
+            return Err(SpawnError::TableFull);
+        }
+        let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
+        let mref = (opts.monitor && parent.is_some()).then(Ref::make);
+        let ext = match parent {
+            Some(p) if opts.link || mref.is_some() => {
+                let mut e = Box::<Ext>::default();
+                if opts.link {
+                    e.links.push(p.pid());
+                }
+                if let Some(r) = mref {
+                    e.monitored_by.push((r, p.pid()));
+                }
+                Some(e)
+            }
+            _ => None,
+        };
+        let proc = Process::new(pid, self, ext, opts.trap_exit, opts.mailbox_capacity);
+        let task = self.sched.create(proc, |hp| ProcessFuture {
+            proc: hp,
+            fut: Some(fut),
+        });
+        let raw = task.into_raw();
+        // SAFETY: `raw` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
+        self.table
+            .insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
+        if let Some(name) = opts.name {
+            if let Err(e) = self.register(pid, &name) {
+                // Never ran: retire it through the normal exit path of the table.
+                self.table.mark_dying(pid);
+                self.table.release_owner(pid);
+                return Err(SpawnError::Register(e));
+            }
+        }
+        if let Some(p) = parent {
+            if opts.link {
+                p.ext().links.push(pid);
+            }
+            if let Some(r) = mref {
+                p.ext().monitors.push((r, pid));
+            }
+        }
+        // SAFETY: the table's ref keeps the task alive until the process exits, which needs
+        // this very wake to start.
+        unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
+        Ok((pid, mref))
+    }
+
+    /// Spawns a root process and calls `on_exit` with its reason when it ends.
+    pub fn spawn_root<F>(
+        &self,
+        fut: F,
+        on_exit: crate::process::ExitHook,
+    ) -> Result<Pid, SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
+        let ext = Box::new(Ext {
+            on_exit: Some(on_exit),
+            ..Ext::default()
+        });
+        let proc = Process::new(pid, self, Some(ext), false, None);
+        let task = self.sched.create(proc, |hp| ProcessFuture {
+            proc: hp,
+            fut: Some(fut),
+        });
+        let raw = task.into_raw();
+        // SAFETY: as in `spawn`.
+        self.table
+            .insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
+        // SAFETY: as in `spawn`.
+        unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
+        Ok(pid)
+    }
+
+    /// Sends a message. A dead or never-existing pid is not an error (Erlang).
+    #[inline]
+    pub fn send_message<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
+        let Some(pinned) = self.table.pin(to) else {
+            return Ok(());
+        };
+        let target = pinned.process();
+        if let Some(b) = &target.bound {
+            if b.len.fetch_add(1, AcqRel) >= b.capacity {
+                b.len.fetch_sub(1, AcqRel);
+                return Err(SendError::Full(msg));
+            }
+        }
+        match target.mailbox.push(OwnedNode::message(msg)) {
+            Ok(Pushed::WakeConsumer) => pinned.wake(),
+            Ok(Pushed::Queued) => {}
+            Err(_closed) => {
+                if let Some(b) = &target.bound {
+                    b.len.fetch_sub(1, AcqRel);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a signal; always wakes the receiver (signals must be handled promptly, e.g. a kill
+    /// of a process that waits on a timer). Returns the signal if the receiver is dead or exiting.
+    pub(crate) fn send_signal(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
+        let Some(pinned) = self.table.pin(to) else {
+            return Err(sig);
+        };
+        match pinned.process().mailbox.push(OwnedNode::signal(sig)) {
+            Ok(_) => {
+                pinned.wake();
+                Ok(())
+            }
+            Err(node) => Err(node.into_signal()),
+        }
+    }
+
+    /// Sends `msg` to `to` (a pid, or a name resolved when the timer fires) after `delay`.
+    pub fn send_after<T: Send + 'static>(
+        &self,
+        delay: std::time::Duration,
+        to: Result<Pid, String>,
+        msg: T,
+    ) -> crate::TimerId {
+        struct RtPtr(*const Runtime);
+        // SAFETY: the timer thread runs this closure; `Runtime::shutdown` stops and joins that
+        // thread (dropping pending closures) before the Runtime is freed, and Runtime is Sync.
+        unsafe impl Send for RtPtr {}
+        let rt = RtPtr(self);
+        let deadline = std::time::Instant::now() + delay;
+        self.timers.call_at(
+            deadline,
+            Box::new(move || {
+                let rt = &rt;
+                // SAFETY: see `RtPtr`.
+                let rt = unsafe { &*rt.0 };
+                let pid = match &to {
+                    Ok(p) => Some(*p),
+                    Err(name) => rt.whereis(name),
+                };
+                if let Some(p) = pid {
+                    let _ = rt.send_message(p, msg);
+                }
+            }),
+        )
+    }
+
+    /// Cancels a timer of `send_after`: the time it had left, or `None` if it already fired.
+    pub fn cancel_timer(&self, t: crate::TimerId) -> Option<std::time::Duration> {
+        self.timers.cancel(t)
+    }
+
+    /// `exit(pid, reason)` from outside any process (`from` is shown to a trapping target).
+    pub fn exit_from(&self, from: Pid, to: Pid, reason: Reason) {
+        let _ = self.send_signal(
+            to,
+            Signal::Exit {
+                from,
+                reason,
+                link: false,
+            },
+        );
+    }
+
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.registry.whereis(name)
+    }
+
+    /// Registers `pid` under `name` (registry.rs has the protocol against a racing exit).
+    pub fn register(&self, pid: Pid, name: &str) -> Result<(), RegisterError> {
+        let Some(pinned) = self.table.pin(pid) else {
+            return Err(RegisterError::Noproc);
+        };
+        let proc = pinned.process();
+        let mut ext = proc.ext();
+        if !self.table.is_alive(pid) {
+            return Err(RegisterError::Noproc);
+        }
+        if ext.name.is_some() {
+            return Err(RegisterError::AlreadyNamed);
+        }
+        let name: Name = name.into();
+        if !self.registry.insert(&name, pid) {
+            return Err(RegisterError::NameTaken(name.to_string()));
+        }
+        ext.name = Some(name);
+        Ok(())
+    }
+
+    /// Removes a name (whoever holds it).
+    pub fn unregister(&self, name: &str) -> Result<(), RegisterError> {
+        let not_registered = || RegisterError::NotRegistered(name.to_string());
+        let pid = self.registry.whereis(name).ok_or_else(not_registered)?;
+        match self.table.pin(pid) {
+            Some(pinned) => {
+                let mut ext = pinned.process().ext();
+                if ext.name.as_deref() == Some(name) && self.registry.remove(name, pid) {
+                    ext.name = None;
+                    return Ok(());
+                }
+                Err(not_registered())
+            }
+            // Exiting: its exit removes the name; the name is as good as gone.
+            None => self
+                .registry
+                .remove(name, pid)
+                .then_some(())
+                .ok_or_else(not_registered),
+        }
+    }
+
+    /// Live processes (a snapshot).
+    pub fn processes(&self) -> Vec<Pid> {
+        self.table.pids()
+    }
+
+    /// Number of processes not yet reclaimed.
+    pub fn process_count(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.table.is_alive(pid)
+    }
+
+    /// Shutdown protocol:
+    /// 1. refuse new spawns;
+    /// 2. shut the scheduler down (workers joined, queued tasks cancelled, blocking pool stopped);
+    /// 3. stop the timer thread (pending timers dropped);
+    /// 4. cancel every process still in the table (its future is dropped, without the exit
+    ///    protocol: there is nobody left to tell) and release the table's refs.
+    ///
+    /// Idempotent; must not be called from inside a process of this VM.
+    pub fn shutdown(&self) {
+        if self.shut_down.swap(true, AcqRel) {
+            return;
+        }
+        if let Some(s) = self.scheduler.lock().take() {
+            s.shutdown();
+        }
+        self.timers.shutdown();
+        for task in self.table.drain() {
+            // SAFETY: the scheduler's workers are joined: nothing polls this task any more.
+            unsafe { task.cancel_stopped() };
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

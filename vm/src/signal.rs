@@ -1,0 +1,66 @@
+//! Signals: what processes send each other besides messages, carried in the same mailbox queue
+//! so that everything from one sender to one receiver keeps its order. Also the public system
+//! messages (`Exit`, `Down`) that some signals turn into.
+//!
+//! # How a receiver handles each signal (in `Process::handle_signal`, when it drains its queue)
+//! | signal | effect |
+//! |---|---|
+//! | `Exit { link: true }` | ignored if the sender is no longer linked (unlinked meanwhile); else the link is removed, then as below |
+//! | `Exit { reason: Kill, link: false }` | untrappable: the receiver dies with `Killed` |
+//! | `Exit`, receiver traps | becomes an [`Exit`] message |
+//! | `Exit { reason: Normal }` | ignored, unless the receiver sent it to itself with `exit(self, Normal)`: then it dies with `Normal` |
+//! | `Exit { reason }` otherwise | the receiver dies with `reason` |
+//! | `Link` / `Unlink` | adds / removes the sender in the receiver's link set |
+//! | `Monitor` / `Demonitor` | adds / removes the sender in `monitored_by` |
+//! | `Down` | becomes a [`Down`] message if the monitor is still active, else dropped |
+//!
+//! Trap state is read when the signal is handled, not when it was sent.
+
+use crate::pid::{Pid, Ref};
+use crate::reason::Reason;
+
+#[derive(Debug)]
+pub(crate) enum Signal {
+    /// An exit signal. `link` says it was sent because a linked process exited (and is void if
+    /// the link is gone by the time it is handled); otherwise it came from `exit(pid, reason)`.
+    Exit {
+        from: Pid,
+        reason: Reason,
+        link: bool,
+    },
+    Link {
+        from: Pid,
+    },
+    Unlink {
+        from: Pid,
+    },
+    Monitor {
+        from: Pid,
+        mref: Ref,
+    },
+    Demonitor {
+        mref: Ref,
+    },
+    Down {
+        from: Pid,
+        mref: Ref,
+        reason: Reason,
+    },
+}
+
+/// The message a process that traps exits receives instead of dying: Erlang's
+/// `{'EXIT', From, Reason}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exit {
+    pub from: Pid,
+    pub reason: Reason,
+}
+
+/// The message a monitor delivers when the monitored process exits: Erlang's
+/// `{'DOWN', Ref, process, Pid, Reason}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Down {
+    pub monitor: Ref,
+    pub pid: Pid,
+    pub reason: Reason,
+}

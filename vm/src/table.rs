@@ -1,0 +1,297 @@
+//! The process table: pid → process in O(1), with no lock on the lookup (send) path.
+//!
+//! Slots live in lazily allocated pages that are never freed while the VM lives, so a slot's
+//! address is stable. Each slot has one state word and a pointer to the process's task:
+//!
+//! ```text
+//! state: | serial (32) | LIVE (1) | DYING (1) | pins (30) |
+//! ```
+//!
+//! # The pin protocol (how a sender keeps a process alive while it pushes)
+//! 1. `pin(pid)`: `fetch_add(1)` on the state. If the serial matches the pid and `LIVE` is set,
+//!    the process is pinned: its task cannot be freed until the matching unpin. Otherwise unpin
+//!    at once and report "no such process".
+//! 2. The process itself holds one pin from insertion to the end of its exit (the owner pin).
+//! 3. Exit: the process turns `LIVE` into `DYING` (new pins fail from then on), runs the exit
+//!    protocol, then drops its owner pin.
+//! 4. Whoever drops the last pin of a `DYING` slot (the owner or a sender that pinned just
+//!    before `DYING`) reclaims it with one CAS `serial|DYING|0 → serial+1|0`: the CAS succeeds for
+//!    exactly one thread, which then releases the task ref and returns the index to the free list.
+//! 5. Insert adds `LIVE|1` with `fetch_add`, never a plain store, so a stale lookup's transient
+//!    pin on a vacant slot (which fails its serial check and unpins) is never lost.
+//!
+//! Invariant: a slot's task pointer is valid whenever pins > 0 and the serial matches the pinner's pid.
+
+use crate::pid::Pid;
+use crate::process::Process;
+use spam_scheduler::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
+use spam_scheduler::sync::Mutex;
+use spam_scheduler::TaskRef;
+use std::ptr;
+
+const PAGE_BITS: u32 = 12;
+const PAGE: usize = 1 << PAGE_BITS;
+const LIVE: u64 = 1 << 31;
+const DYING: u64 = 1 << 30;
+const PINS: u64 = DYING - 1;
+const SERIAL_ONE: u64 = 1 << 32;
+
+struct Slot {
+    state: AtomicU64,
+    /// `TaskRef<Process>::into_raw`, or null when vacant.
+    task: AtomicPtr<()>,
+}
+
+struct Page {
+    slots: Box<[Slot]>,
+}
+
+/// The table of all processes of one VM.
+pub struct Table {
+    pages: Box<[AtomicPtr<Page>]>,
+    /// Reclaimed slot indices, reused most-recent first.
+    free: Mutex<Vec<u32>>,
+    /// Next never-used index.
+    fresh: AtomicUsize,
+    capacity: usize,
+    live: AtomicUsize,
+}
+
+/// A pinned process: the process cannot be freed while this lives.
+pub struct Pinned<'a> {
+    table: &'a Table,
+    slot: &'a Slot,
+    index: u32,
+}
+
+impl<'a> Pinned<'a> {
+    /// The pinned process.
+    pub fn process(&self) -> &Process {
+        let p = self.slot.task.load(Acquire);
+        // SAFETY: pinned with a matching serial: the slot holds a live task ref (invariant),
+        // which outlives this pin.
+        unsafe { TaskRef::<Process>::header_of_raw(p) }
+    }
+    /// Wakes the pinned process's task.
+    pub fn wake(&self) {
+        let p = self.slot.task.load(Acquire);
+        // SAFETY: as in `process`.
+        unsafe { TaskRef::<Process>::wake_raw(p) }
+    }
+    /// A new counted ref to the task (for status inspection).
+    pub fn task(&self) -> TaskRef<Process> {
+        let p = self.slot.task.load(Acquire);
+        // SAFETY: as in `process`; we clone the slot's ref without consuming it.
+        let t = std::mem::ManuallyDrop::new(unsafe { TaskRef::<Process>::from_raw(p) });
+        (*t).clone()
+    }
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        self.table.unpin(self.slot, self.index);
+    }
+}
+
+impl Table {
+    /// A table for up to `capacity` live processes (rounded up to a page).
+    pub fn new(capacity: usize) -> Table {
+        let pages = capacity.div_ceil(PAGE).clamp(1, 1 << (32 - PAGE_BITS));
+        Table {
+            pages: (0..pages)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
+            free: Mutex::new(Vec::new()),
+            fresh: AtomicUsize::new(0),
+            capacity: pages * PAGE,
+            live: AtomicUsize::new(0),
+        }
+    }
+
+    fn slot(&self, index: u32) -> Option<&Slot> {
+        let page = self.pages.get((index >> PAGE_BITS) as usize)?.load(Acquire);
+        if page.is_null() {
+            return None;
+        }
+        // SAFETY: pages are installed once and freed only when the table drops.
+        Some(unsafe { &(*page).slots[index as usize & (PAGE - 1)] })
+    }
+
+    fn page_for(&self, index: u32) -> &Slot {
+        let cell = &self.pages[(index >> PAGE_BITS) as usize];
+        let mut page = cell.load(Acquire);
+        if page.is_null() {
+            let fresh = Box::into_raw(Box::new(Page {
+                slots: (0..PAGE)
+                    .map(|_| Slot {
+                        state: AtomicU64::new(0),
+                        task: AtomicPtr::new(ptr::null_mut()),
+                    })
+                    .collect(),
+            }));
+            match cell.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
+                Ok(_) => page = fresh,
+                Err(existing) => {
+                    // SAFETY: our page lost the race and was never shared.
+                    drop(unsafe { Box::from_raw(fresh) });
+                    page = existing;
+                }
+            }
+        }
+        // SAFETY: as in `slot`.
+        unsafe { &(*page).slots[index as usize & (PAGE - 1)] }
+    }
+
+    /// Reserves a vacant slot and returns the pid the process there will have.
+    pub fn reserve(&self) -> Option<Pid> {
+        let index = match self.free.lock().pop() {
+            Some(i) => i,
+            None => {
+                let i = self.fresh.fetch_add(1, Relaxed);
+                if i >= self.capacity {
+                    self.fresh.fetch_sub(1, Relaxed);
+                    return None;
+                }
+                i as u32
+            }
+        };
+        let slot = self.page_for(index);
+        let serial = (slot.state.load(Acquire) >> 32) as u32;
+        Some(Pid::new(index, serial))
+    }
+
+    /// Gives back a reserved slot that was never inserted.
+    pub fn unreserve(&self, pid: Pid) {
+        self.free.lock().push(pid.index());
+    }
+
+    /// Step 5: installs the task of `pid` (reserved) and makes it LIVE with its owner pin.
+    pub fn insert(&self, pid: Pid, task: TaskRef<Process>) {
+        let slot = self.page_for(pid.index());
+        slot.task.store(task.into_raw() as *mut (), Release);
+        let prev = slot.state.fetch_add(LIVE | 1, Release);
+        debug_assert_eq!((prev >> 32) as u32, pid.serial());
+        debug_assert_eq!(prev & (LIVE | DYING), 0);
+        self.live.fetch_add(1, Relaxed);
+    }
+
+    /// Step 1: pins `pid` if it is alive (LIVE, not DYING).
+    #[inline]
+    pub fn pin(&self, pid: Pid) -> Option<Pinned<'_>> {
+        let slot = self.slot(pid.index())?;
+        let s = slot.state.fetch_add(1, Acquire);
+        let pinned = Pinned {
+            table: self,
+            slot,
+            index: pid.index(),
+        };
+        if (s >> 32) as u32 == pid.serial() && s & LIVE != 0 {
+            Some(pinned)
+        } else {
+            None // `pinned` drops: unpin
+        }
+    }
+
+    #[inline]
+    fn unpin(&self, slot: &Slot, index: u32) {
+        let prev = slot.state.fetch_sub(1, Release);
+        debug_assert!(prev & PINS > 0);
+        if prev & DYING != 0 && prev & PINS == 1 {
+            self.reclaim(slot, index, prev - 1);
+        }
+    }
+
+    /// Step 4: exactly one of the last unpinners wins the CAS and frees the slot.
+    fn reclaim(&self, slot: &Slot, index: u32, expected: u64) {
+        let vacant = (expected & !(LIVE | DYING | PINS)).wrapping_add(SERIAL_ONE);
+        if slot
+            .state
+            .compare_exchange(expected, vacant, AcqRel, Relaxed)
+            .is_ok()
+        {
+            let task = slot.task.swap(ptr::null_mut(), AcqRel);
+            self.free.lock().push(index);
+            self.live.fetch_sub(1, Relaxed);
+            // SAFETY: the winning CAS makes us the only owner of the slot's task ref.
+            drop(unsafe { TaskRef::<Process>::from_raw(task) });
+        }
+    }
+
+    /// Step 3: LIVE → DYING. Called once, by the process itself, at the start of its exit.
+    pub fn mark_dying(&self, pid: Pid) {
+        let slot = self.slot(pid.index()).expect("a live process has a slot");
+        let prev = slot.state.fetch_xor(LIVE | DYING, AcqRel);
+        debug_assert!(prev & LIVE != 0 && prev & DYING == 0);
+    }
+
+    /// `true` while `pid` is LIVE.
+    pub fn is_alive(&self, pid: Pid) -> bool {
+        self.slot(pid.index()).is_some_and(|s| {
+            let st = s.state.load(Acquire);
+            (st >> 32) as u32 == pid.serial() && st & LIVE != 0
+        })
+    }
+
+    /// Drops the owner pin of `pid` (end of exit).
+    pub fn release_owner(&self, pid: Pid) {
+        let slot = self.slot(pid.index()).expect("a live process has a slot");
+        self.unpin(slot, pid.index());
+    }
+
+    /// Live (not DYING) processes, a snapshot in slot order.
+    pub fn pids(&self) -> Vec<Pid> {
+        let mut out = Vec::with_capacity(self.live.load(Relaxed));
+        let used = self.fresh.load(Acquire).min(self.capacity);
+        for index in 0..used as u32 {
+            if let Some(s) = self.slot(index) {
+                let st = s.state.load(Acquire);
+                if st & LIVE != 0 {
+                    out.push(Pid::new(index, (st >> 32) as u32));
+                }
+            }
+        }
+        out
+    }
+
+    /// Processes installed and not yet reclaimed.
+    pub fn len(&self) -> usize {
+        self.live.load(Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Shutdown: takes every task still in the table (LIVE or DYING), leaving slots vacant.
+    /// Call only once no worker runs.
+    pub fn drain(&self) -> Vec<TaskRef<Process>> {
+        let mut out = Vec::new();
+        let used = self.fresh.load(Acquire).min(self.capacity);
+        for index in 0..used as u32 {
+            if let Some(s) = self.slot(index) {
+                let task = s.task.swap(ptr::null_mut(), AcqRel);
+                if !task.is_null() {
+                    s.state
+                        .store(((s.state.load(Acquire) >> 32) + 1) << 32, Release);
+                    // SAFETY: the swap made us the only owner of the slot's ref.
+                    out.push(unsafe { TaskRef::<Process>::from_raw(task) });
+                }
+            }
+        }
+        self.live.store(0, Relaxed);
+        out
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        drop(self.drain());
+        for p in self.pages.iter() {
+            let page = p.load(Acquire);
+            if !page.is_null() {
+                // SAFETY: the table is being dropped: no pin or lookup can exist any more.
+                drop(unsafe { Box::from_raw(page) });
+            }
+        }
+    }
+}
