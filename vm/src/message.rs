@@ -111,6 +111,10 @@ impl Drop for OwnedNode {
 /// A received message: any `Send + 'static` value, typed at run time.
 pub struct Msg(Box<Node<dyn Any + Send>>);
 
+// SAFETY: the payload is `Send`; the header's raw `next` pointer is dead once the node has left
+// its mailbox (nothing reads it through a `Msg`), and the header's other fields are plain data.
+unsafe impl Send for Msg {}
+
 impl Msg {
     /// Wraps a value as a message (what `send` does; handy in tests).
     pub fn new<T: Any + Send>(value: T) -> Msg {

@@ -1,0 +1,160 @@
+//! Messaging rules: per-sender order, selective receive, dynamic messages, sends to dead pids.
+
+use spam::{receive, receive_match, recv, self_pid, send, spawn, Msg, Reason, Vm};
+use std::time::Duration;
+
+fn vm() -> Vm {
+    Vm::builder().schedulers(2).build()
+}
+
+/// DESIGN Semantics 1 (Erlang: signals from one sender to one receiver arrive in send order):
+/// with many senders racing, each sender's messages arrive in the order it sent them.
+#[test]
+fn message_order_per_sender_pair_under_many_concurrent_senders() {
+    const SENDERS: usize = 16;
+    const PER: u64 = 2_000;
+    let reason = vm().run(async {
+        let me = self_pid().unwrap();
+        for s in 0..SENDERS {
+            spawn(async move {
+                for i in 0..PER {
+                    send(me, (s, i)).unwrap();
+                }
+            })
+            .unwrap();
+        }
+        let mut next = [0u64; SENDERS];
+        for _ in 0..SENDERS as u64 * PER {
+            let (s, i): (usize, u64) = recv().await.unwrap();
+            assert_eq!(i, next[s], "sender {s} out of order");
+            next[s] += 1;
+        }
+        assert!(next.iter().all(|&n| n == PER));
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// Erlang selective receive: a receive that matches a later message leaves the skipped ones in
+/// the mailbox, in their original order.
+#[test]
+fn selective_receive_keeps_skipped_messages_in_order() {
+    let reason = vm().run(async {
+        let me = self_pid().unwrap();
+        for i in 0..10u32 {
+            send(me, i).unwrap();
+        }
+        send(me, "marker").unwrap();
+        let m = receive_match(|m: &Msg| m.is::<&str>()).await.unwrap();
+        assert_eq!(m.downcast::<&str>().unwrap(), "marker");
+        let odd = receive_match(|m: &Msg| m.downcast_ref::<u32>().is_some_and(|n| n % 2 == 1))
+            .await
+            .unwrap();
+        assert_eq!(odd.downcast::<u32>().unwrap(), 1);
+        let rest: Vec<u32> = {
+            let mut v = Vec::new();
+            for _ in 0..9 {
+                v.push(recv::<u32>().await.unwrap());
+            }
+            v
+        };
+        assert_eq!(rest, vec![0, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// A selective receive suspended while unmatched messages keep arriving still sees them all, in
+/// order, once it matches.
+#[test]
+fn selective_receive_suspended_across_arrivals() {
+    let reason = vm().run(async {
+        let me = self_pid().unwrap();
+        spawn(async move {
+            for i in 0..100u32 {
+                send(me, i).unwrap();
+            }
+            send(me, "go").unwrap();
+        })
+        .unwrap();
+        let _ = recv::<&str>().await.unwrap();
+        for i in 0..100u32 {
+            assert_eq!(recv::<u32>().await.unwrap(), i);
+        }
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// DESIGN Semantics 2: send to a dead or never-existing pid succeeds silently.
+#[test]
+fn send_to_dead_pid_is_silently_ok() {
+    let reason = vm().run(async {
+        let (child, _) = spam::spawn_monitor(async {}).unwrap();
+        let _down: spam::Down = recv().await.unwrap();
+        assert!(send(child, 1u8).is_ok());
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// Messages are dynamic: any `Send + 'static` value, received as `Msg`.
+#[test]
+fn msg_is_downcast_and_downcast_ref() {
+    let reason = vm().run(async {
+        let me = self_pid().unwrap();
+        send(me, String::from("hello")).unwrap();
+        send(me, vec![1u8, 2, 3]).unwrap();
+        let m = receive().await.unwrap();
+        assert!(m.is::<String>());
+        assert!(!m.is::<&str>());
+        assert_eq!(
+            m.downcast_ref::<String>().map(String::as_str),
+            Some("hello")
+        );
+        let m = m.downcast::<u32>().unwrap_err();
+        assert_eq!(m.downcast::<String>().unwrap(), "hello");
+        assert_eq!(recv::<Vec<u8>>().await.unwrap(), vec![1, 2, 3]);
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// A message of a type the receiver never matches stays in its mailbox (like Erlang).
+#[test]
+fn unmatched_message_stays_in_mailbox() {
+    let reason = vm().run(async {
+        let me = self_pid().unwrap();
+        send(me, 1.5f64).unwrap();
+        send(me, 7u8).unwrap();
+        assert_eq!(recv::<u8>().await.unwrap(), 7);
+        let info = spam::process_info(me).unwrap().unwrap();
+        assert_eq!(info.message_queue_len, 1);
+        let left = spam::receive_timeout(Duration::ZERO)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(left.downcast::<f64>().unwrap(), 1.5);
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// Ping-pong between two processes with two schedulers: every round trip completes, in order.
+#[test]
+fn ping_pong_across_two_schedulers() {
+    const ROUNDS: u64 = 20_000;
+    let vm = vm();
+    let reason = vm.run(async {
+        let me = self_pid().unwrap();
+        let pong = spawn(async {
+            loop {
+                let (from, n): (spam::Pid, u64) = recv().await.unwrap();
+                send(from, n + 1).unwrap();
+            }
+        })
+        .unwrap();
+        for i in 0..ROUNDS {
+            send(pong, (me, i)).unwrap();
+            assert_eq!(recv::<u64>().await.unwrap(), i + 1);
+        }
+        spam::exit(pong, Reason::Kill).unwrap();
+    });
+    assert_eq!(reason, Reason::Normal);
+    let polls: u64 = vm.scheduler_stats().iter().map(|s| s.polls).sum();
+    assert!(polls >= ROUNDS, "each round trip polls both processes");
+}

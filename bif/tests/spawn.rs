@@ -1,0 +1,117 @@
+//! Spawning: many processes across all schedulers, panics isolated, the exit reason of `run`.
+
+use spam::{recv, self_pid, send, spawn, spawn_monitor, Down, Reason, Vm};
+use std::collections::HashSet;
+
+/// 100k processes spawned from many processes across all schedulers: each runs, reports and
+/// exits, and every one is accounted for (distinct pids, all reclaimed).
+#[test]
+fn spawn_100k_processes_from_many_spawners_all_accounted_for() {
+    const SPAWNERS: usize = 100;
+    const EACH: usize = 1_000;
+    let vm = Vm::builder().schedulers(2).build();
+    let reason = vm.run(async {
+        let me = self_pid().unwrap();
+        for _ in 0..SPAWNERS {
+            spawn(async move {
+                let spawner = self_pid().unwrap();
+                for _ in 0..EACH {
+                    spawn(async move {
+                        send(spawner, self_pid().unwrap()).unwrap();
+                    })
+                    .unwrap();
+                }
+                let mut seen = Vec::with_capacity(EACH);
+                for _ in 0..EACH {
+                    seen.push(recv::<spam::Pid>().await.unwrap());
+                }
+                send(me, seen).unwrap();
+            })
+            .unwrap();
+        }
+        let mut all = HashSet::new();
+        for _ in 0..SPAWNERS {
+            for p in recv::<Vec<spam::Pid>>().await.unwrap() {
+                assert!(all.insert(p), "pid {p} reported twice");
+            }
+        }
+        assert_eq!(all.len(), SPAWNERS * EACH);
+    });
+    assert_eq!(reason, Reason::Normal);
+    // Every child and spawner exited; the root is reclaimed once its exit finishes, which
+    // `run` observed. Wait for the table to drain without sleeping: spin on the count.
+    let mut spins = 0u64;
+    while vm.process_count() > 0 {
+        std::thread::yield_now();
+        spins += 1;
+        assert!(
+            spins < 100_000_000,
+            "processes leaked: {}",
+            vm.process_count()
+        );
+    }
+    let stats = vm.scheduler_stats();
+    assert_eq!(stats.len(), 2);
+    assert!(
+        stats.iter().all(|s| s.polls > 0),
+        "both schedulers ran processes: {stats:?}"
+    );
+}
+
+/// A panicking process exits with `Reason::Panic(message)`; the VM and other processes go on.
+#[test]
+fn panic_is_isolated_and_becomes_the_exit_reason() {
+    let vm = Vm::builder().schedulers(2).build();
+    let reason = vm.run(async {
+        let (p, mref) = spawn_monitor(async {
+            panic!("boom {}", 42);
+        })
+        .unwrap();
+        let d: Down = recv().await.unwrap();
+        assert_eq!((d.pid, d.monitor), (p, mref));
+        assert_eq!(d.reason, Reason::Panic("boom 42".into()));
+        // The VM goes on: a fresh process still works.
+        let me = self_pid().unwrap();
+        spawn(async move { send(me, "alive").unwrap() }).unwrap();
+        assert_eq!(recv::<&str>().await.unwrap(), "alive");
+    });
+    assert_eq!(reason, Reason::Normal);
+    // A panicking root is reported as such by `run`.
+    assert_eq!(
+        vm.run(async { panic!("root") }),
+        Reason::Panic("root".into())
+    );
+    assert_eq!(vm.run(async {}), Reason::Normal);
+}
+
+/// `exit_self(reason)` ends the process with that reason (Erlang `exit/1`).
+#[test]
+fn exit_self_sets_the_exit_reason() {
+    let vm = Vm::builder().schedulers(1).build();
+    assert_eq!(
+        vm.run(async {
+            let _ = spam::exit_self(Reason::Shutdown);
+            unreachable!()
+        }),
+        Reason::Shutdown
+    );
+    assert_eq!(
+        vm.run(async {
+            let _ = spam::exit_self(Reason::other("my reason"));
+        }),
+        Reason::other("my reason")
+    );
+}
+
+/// Spawning from outside processes (`Vm::spawn`) and sending from outside (`Vm::send`) work.
+#[test]
+fn vm_spawn_and_send_from_outside() {
+    let vm = Vm::builder().schedulers(2).build();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = vm.spawn(async move {
+        let n: u32 = recv().await.unwrap();
+        tx.send(n * 2).unwrap();
+    });
+    vm.send(p, 21u32).unwrap();
+    assert_eq!(rx.recv().unwrap(), 42);
+}
