@@ -1,0 +1,205 @@
+//! Measuring: run plans, medians, peak RSS from /proc, and a live-heap counter for bytes per process.
+//!
+//! Every runtime times a run the same way: the clock starts inside the runtime (in the root
+//! process or driver task, after the runtime is up) and stops when the checksum is in hand.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// How many times to run a case.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// Untimed runs first (their checksums are still verified).
+    pub warmup: usize,
+    /// Timed runs; the report shows their median.
+    pub runs: usize,
+}
+
+impl Plan {
+    pub fn total(&self) -> usize {
+        self.warmup + self.runs
+    }
+}
+
+/// What one runtime produced for one case at one scheduler count.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    /// Wall time of each timed run, in nanoseconds.
+    pub runs_ns: Vec<u64>,
+    /// The checksum of every run, warm-up included.
+    pub checksums: Vec<u64>,
+    /// Peak resident set of the whole OS process during the case (VmHWM after a reset).
+    pub peak_rss: Option<u64>,
+    /// Heap bytes per live idle process (the `memory` case only).
+    pub bytes_per_proc: Option<f64>,
+}
+
+impl Sample {
+    /// Records one run; the first `plan.warmup` are not timed.
+    pub fn record(&mut self, plan: &Plan, elapsed: Duration, checksum: u64) {
+        if self.checksums.len() >= plan.warmup {
+            self.runs_ns.push(elapsed.as_nanos() as u64);
+        }
+        self.checksums.push(checksum);
+    }
+
+    pub fn median_ns(&self) -> u64 {
+        median(&self.runs_ns)
+    }
+
+    /// `Err` with the first wrong checksum, if any run missed `expected`.
+    pub fn verify(&self, expected: u64) -> Result<(), String> {
+        match self.checksums.iter().find(|&&c| c != expected) {
+            Some(c) => Err(format!("checksum {c}, expected {expected}")),
+            None if self.checksums.is_empty() => Err("no run completed".into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The median (the lower middle of an even count). Zero for an empty slice.
+pub fn median(v: &[u64]) -> u64 {
+    let mut v = v.to_vec();
+    v.sort_unstable();
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0)
+}
+
+/// Current resident set in bytes (`/proc/self/statm`, second field, in pages).
+pub fn rss_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Peak resident set in bytes since start or the last [`reset_peak_rss`] (`VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_kb("VmHWM:").map(|kb| kb * 1024)
+}
+
+/// Reads a `kB` line of `/proc/self/status`.
+fn status_kb(key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+}
+
+/// Returns freed heap to the OS and resets `VmHWM` to the current RSS (Linux ≥ 4.0:
+/// `echo 5 > /proc/self/clear_refs`), so the next [`peak_rss_bytes`] is the peak of what follows.
+/// Returns `false` where the reset is not available (then peaks are cumulative).
+pub fn reset_peak_rss() -> bool {
+    trim_heap();
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn trim_heap() {
+    extern "C" {
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: glibc's malloc_trim takes no pointers and only releases free memory at the top of
+    // the heaps; it is safe to call at any time from any thread.
+    unsafe {
+        malloc_trim(0);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn trim_heap() {}
+
+/// The global allocator of the suite: the system allocator plus a live-byte counter that only
+/// counts while [`LiveHeap::start`] has switched it on, so timed runs pay one relaxed load of a
+/// read-mostly flag per allocation and no shared writes.
+pub struct CountingAlloc;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static LIVE: AtomicI64 = AtomicI64::new(0);
+
+#[inline]
+fn count(delta: i64) {
+    if COUNTING.load(Relaxed) {
+        LIVE.fetch_add(delta, Relaxed);
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
+// guarantees hold; the counting touches only atomics.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::alloc`'s contract.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            count(layout.size() as i64);
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            count(layout.size() as i64);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from this allocator (hence from `System`) with this `layout`.
+        unsafe { System.dealloc(ptr, layout) };
+        count(-(layout.size() as i64));
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded unchanged; `ptr`/`layout` came from `System` through us.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            count(new_size as i64 - layout.size() as i64);
+        }
+        p
+    }
+}
+
+/// A window during which heap growth is counted: `start`, spawn the idle processes, `bytes`.
+/// Frees of blocks allocated before the window count too (as noise of a few bytes per process
+/// at most); only one window may be open at a time.
+pub struct LiveHeap {
+    base: i64,
+}
+
+impl LiveHeap {
+    pub fn start() -> LiveHeap {
+        COUNTING.store(true, Relaxed);
+        LiveHeap { base: LIVE.load(Relaxed) }
+    }
+
+    /// Net heap bytes allocated since `start`.
+    pub fn bytes(&self) -> i64 {
+        LIVE.load(Relaxed) - self.base
+    }
+}
+
+impl Drop for LiveHeap {
+    fn drop(&mut self) {
+        COUNTING.store(false, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(median(&[5, 1, 3]), 3);
+        assert_eq!(median(&[4, 1, 3, 2]), 2);
+        assert_eq!(median(&[]), 0);
+    }
+
+    #[test]
+    fn warmup_runs_are_checked_not_timed() {
+        let plan = Plan { warmup: 1, runs: 2 };
+        let mut s = Sample::default();
+        for c in [7, 7, 8] {
+            s.record(&plan, Duration::from_nanos(c), c);
+        }
+        assert_eq!(s.runs_ns, vec![7, 8]);
+        assert!(s.verify(7).is_err());
+    }
+}

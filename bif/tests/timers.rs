@@ -1,0 +1,134 @@
+//! Timers: `receive ... after` (receive_timeout), send_after, cancel_timer. Ordering and
+//! counts only; timing figures live in the benchmark suite.
+
+use spam::{
+    cancel_timer, receive_match_timeout, receive_timeout, recv, self_pid, send, send_after, spawn,
+    Msg,
+};
+use spam::{Reason, Vm};
+use std::time::Duration;
+
+fn run(f: impl std::future::Future<Output = ()> + Send + 'static) {
+    assert_eq!(Vm::builder().schedulers(2).build().run(f), Reason::Normal);
+}
+
+const LONG: Duration = Duration::from_secs(3600);
+
+/// Erlang `receive ... after 0`: looks once, never blocks, and unmatched messages keep their
+/// order (checked in erl: queue [a,b,c,d], `after 0` miss, then a match of c leaves [a,b,d]).
+#[test]
+fn receive_after_zero_never_blocks_and_keeps_skipped_messages_in_order() {
+    run(async {
+        let me = self_pid().unwrap();
+        for c in ['a', 'b', 'c', 'd'] {
+            send(me, c).unwrap();
+        }
+        assert!(
+            receive_match_timeout(|m: &Msg| m.is::<u64>(), Duration::ZERO)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let c = receive_match_timeout(
+            |m: &Msg| m.downcast_ref::<char>() == Some(&'c'),
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        assert_eq!(c.unwrap().downcast::<char>().unwrap(), 'c');
+        let mut rest = Vec::new();
+        while let Some(m) = receive_timeout(Duration::ZERO).await.unwrap() {
+            rest.push(m.downcast::<char>().unwrap());
+        }
+        assert_eq!(rest, vec!['a', 'b', 'd']);
+    });
+}
+
+/// A receive with a timeout returns `None` once the timeout has passed with nothing to match,
+/// and returns a message that is there without waiting for the timeout.
+#[test]
+fn receive_timeout_expires_with_none_or_returns_the_message() {
+    run(async {
+        assert!(receive_timeout(Duration::from_millis(5))
+            .await
+            .unwrap()
+            .is_none());
+        let me = self_pid().unwrap();
+        send(me, 1u8).unwrap();
+        assert_eq!(
+            receive_timeout(LONG)
+                .await
+                .unwrap()
+                .unwrap()
+                .downcast::<u8>()
+                .unwrap(),
+            1
+        );
+    });
+}
+
+/// A process waiting in a long `receive_timeout` is woken by a message from another process.
+#[test]
+fn receive_timeout_is_woken_by_a_message() {
+    run(async {
+        let me = self_pid().unwrap();
+        let p = spawn(async move {
+            let m = receive_timeout(LONG).await.unwrap();
+            send(me, m.is_some()).unwrap();
+        })
+        .unwrap();
+        send(p, ()).unwrap();
+        assert!(recv::<bool>().await.unwrap());
+    });
+}
+
+/// `send_after` delivers; timers fire in deadline order; `cancel_timer` returns the time left
+/// for a pending timer (at most its delay) and `None` for one that fired.
+#[test]
+fn send_after_delivers_in_deadline_order_and_cancel_reports_time_left() {
+    run(async {
+        let me = self_pid().unwrap();
+        let late = send_after(Duration::from_millis(20), me, 2u32).unwrap();
+        let early = send_after(Duration::from_millis(1), me, 1u32).unwrap();
+        assert_eq!(recv::<u32>().await.unwrap(), 1);
+        assert_eq!(recv::<u32>().await.unwrap(), 2);
+        assert_eq!(cancel_timer(early).unwrap(), None);
+        assert_eq!(cancel_timer(late).unwrap(), None);
+        let pending = send_after(LONG, me, 3u32).unwrap();
+        let left = cancel_timer(pending).unwrap().expect("still pending");
+        assert!(left <= LONG && left > Duration::from_secs(3000));
+        assert_eq!(cancel_timer(pending).unwrap(), None, "cancelled twice");
+        assert!(
+            receive_timeout(Duration::from_millis(2))
+                .await
+                .unwrap()
+                .is_none(),
+            "cancelled timer never fires"
+        );
+    });
+}
+
+/// `send_after` to a registered name delivers to the process holding it.
+#[test]
+fn send_after_to_a_registered_name_delivers() {
+    run(async {
+        spam::register("later").unwrap();
+        send_after(Duration::from_millis(1), "later", 9u8).unwrap();
+        assert_eq!(recv::<u8>().await.unwrap(), 9);
+    });
+}
+
+/// Many pending timers cost no thread each: 100k pending `send_after`s, then all cancelled,
+/// each reporting time left.
+#[test]
+fn many_pending_timers_are_cancelled() {
+    run(async {
+        let me = self_pid().unwrap();
+        let refs: Vec<_> = (0..100_000u32)
+            .map(|i| send_after(LONG, me, i).unwrap())
+            .collect();
+        for r in refs {
+            assert!(cancel_timer(r).unwrap().is_some());
+        }
+    });
+}
