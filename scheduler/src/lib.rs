@@ -108,7 +108,25 @@ impl Handle {
         H: Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,
     {
-        task::new_task(self.shared.clone(), data, make)
+        task::new_task(self.dyn_schedule(), data, make)
+    }
+
+    /// The shared state as a task's `Arc<dyn Schedule>`. loom's `Arc` cannot unsize, so under
+    /// `--cfg spam_loom` a forwarding wrapper goes through `std::sync::Arc` and `Arc::from_std`.
+    #[inline]
+    fn dyn_schedule(&self) -> Arc<dyn Schedule> {
+        #[cfg(not(spam_loom))]
+        return self.shared.clone();
+        #[cfg(spam_loom)]
+        {
+            struct Fwd(Arc<Shared>);
+            impl Schedule for Fwd {
+                fn schedule(&self, task: Notified, yielded: bool) {
+                    self.0.schedule(task, yielded)
+                }
+            }
+            Arc::from_std(std::sync::Arc::new(Fwd(self.shared.clone())))
+        }
     }
 
     /// Spawns a plain future.
