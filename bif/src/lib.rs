@@ -29,8 +29,8 @@ mod vm;
 
 pub use spam_scheduler::{BlockingError, WorkerStats};
 pub use spam_vm::{
-    Down, Exit, LinkError, Msg, NotInProcess, Pid, ProcessInfo, ProcessStatus, Reason, Ref,
-    RegisterError, SendError, SpawnError, SpawnOpts,
+    Down, Exit, LinkError, Msg, NotInProcess, Pid, ProcessInfo, ProcessStatus, Reason, Ref, RegisterError, SendError,
+    SpawnError, SpawnOpts,
 };
 pub use vm::{Vm, VmBuilder};
 
@@ -69,35 +69,17 @@ pub struct TimerRef(spam_vm::TimerId);
 
 /// Spawns a process running `f`. Returns at once; the child runs concurrently.
 pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, NotInProcess> {
-    spawn_opt(f, SpawnOpts::default())
-        .map(|(p, _)| p)
-        .map_err(|_| NotInProcess)
+    spawn_opt(f, SpawnOpts::default()).map(|(p, _)| p).map_err(|_| NotInProcess)
 }
 
 /// Spawns a process linked to the caller, atomically.
 pub fn spawn_link<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, NotInProcess> {
-    spawn_opt(
-        f,
-        SpawnOpts {
-            link: true,
-            ..SpawnOpts::default()
-        },
-    )
-    .map(|(p, _)| p)
-    .map_err(|_| NotInProcess)
+    spawn_opt(f, SpawnOpts { link: true, ..SpawnOpts::default() }).map(|(p, _)| p).map_err(|_| NotInProcess)
 }
 
 /// Spawns a process monitored by the caller, atomically.
-pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(
-    f: F,
-) -> Result<(Pid, Ref), NotInProcess> {
-    match spawn_opt(
-        f,
-        SpawnOpts {
-            monitor: true,
-            ..SpawnOpts::default()
-        },
-    ) {
+pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<(Pid, Ref), NotInProcess> {
+    match spawn_opt(f, SpawnOpts { monitor: true, ..SpawnOpts::default() }) {
         Ok((p, Some(r))) => Ok((p, r)),
         _ => Err(NotInProcess),
     }
@@ -142,26 +124,18 @@ pub fn send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Result<
     });
     match r {
         Ok(r) => r,
-        Err(NotInProcess) => Err(SendError::NotInProcess(
-            slot.take().expect("closure not run"),
-        )),
+        Err(NotInProcess) => Err(SendError::NotInProcess(slot.take().expect("closure not run"))),
     }
 }
 
 /// The same as [`send`]; the name says the caller expects `Full` and handles it.
-pub fn try_send<'a, T: Send + 'static>(
-    dest: impl Into<Dest<'a>>,
-    msg: T,
-) -> Result<(), SendError<T>> {
+pub fn try_send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Result<(), SendError<T>> {
     send(dest, msg)
 }
 
 /// Sends, waiting while the receiver's bounded mailbox is full (backpressure). Unbounded or dead
 /// receivers behave as [`send`].
-pub async fn send_async<'a, T: Send + 'static>(
-    dest: impl Into<Dest<'a>>,
-    msg: T,
-) -> Result<(), SendError<T>> {
+pub async fn send_async<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Result<(), SendError<T>> {
     let dest = dest.into();
     let pid = match dest {
         Dest::Pid(p) => p,
@@ -176,30 +150,25 @@ pub async fn send_async<'a, T: Send + 'static>(
 
 /// Receives the next message, in arrival order.
 pub async fn receive() -> Result<Msg, NotInProcess> {
-    Receive::new(|_: &Msg| true, None)
-        .await
-        .map(|m| m.expect("no deadline"))
+    Receive::new(|_: &Msg| true, None).await.map(|m| m.expect("no deadline"))
 }
 
 /// Selective receive: the first message for which `pred` is true. Skipped messages stay in the
 /// mailbox, in order.
 pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Result<Msg, NotInProcess> {
-    Receive::new(pred, None)
-        .await
-        .map(|m| m.expect("no deadline"))
+    Receive::new(pred, None).await.map(|m| m.expect("no deadline"))
 }
 
 /// The first message of type `T` (selective: other messages stay queued, in order).
 pub async fn recv<T: Send + 'static>() -> Result<T, NotInProcess> {
-    let m = receive_match(|m: &Msg| m.is::<T>()).await?;
-    Ok(m.downcast::<T>()
-        .unwrap_or_else(|_| unreachable!("matched by type")))
+    let m = Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await?.expect("no deadline");
+    Ok(m.downcast::<T>().unwrap_or_else(|_| unreachable!("matched by type")))
 }
 
 /// Erlang's `receive ... after`: the next message, or `None` once `timeout` has passed.
 /// `Duration::ZERO` looks once and never blocks.
 pub async fn receive_timeout(timeout: Duration) -> Result<Option<Msg>, NotInProcess> {
-    receive_match_timeout(|_: &Msg| true, timeout).await
+    Receive::new_trusted(|_: &Msg| true, Instant::now().checked_add(timeout)).await
 }
 
 /// Selective receive with a timeout.

@@ -27,9 +27,7 @@ impl VmBuilder {
         self
     }
     pub fn build(self) -> Vm {
-        Vm {
-            rt: Box::new(Runtime::new(self.config)),
-        }
+        Vm { rt: Box::new(Runtime::new(self.config)) }
     }
 }
 
@@ -46,12 +44,7 @@ impl Default for Vm {
 
 impl Vm {
     pub fn builder() -> VmBuilder {
-        VmBuilder {
-            config: Config {
-                schedulers: num_cpus::get().max(1),
-                ..Config::default()
-            },
-        }
+        VmBuilder { config: Config { schedulers: num_cpus::get().max(1), ..Config::default() } }
     }
 
     /// Runs `f` as a root process and blocks the calling thread until that process exits;

@@ -57,9 +57,7 @@ impl std::fmt::Display for BlockingError {
         match self {
             BlockingError::Panicked(m) => write!(f, "blocking job panicked: {m}"),
             BlockingError::Shutdown => f.write_str("blocking pool shut down before the job ran"),
-            BlockingError::NotInProcess => {
-                f.write_str("spawn_blocking called outside a SPAM process")
-            }
+            BlockingError::NotInProcess => f.write_str("spawn_blocking called outside a SPAM process"),
         }
     }
 }
@@ -141,11 +139,7 @@ impl BlockingPool {
             inner: Arc::new(Inner {
                 tx: Mutex::new(Some(tx)),
                 rx,
-                state: Mutex::new(PoolState {
-                    threads: 0,
-                    idle: 0,
-                    shutdown: false,
-                }),
+                state: Mutex::new(PoolState { threads: 0, idle: 0, shutdown: false }),
                 exited: Condvar::new(),
                 max_threads: max_threads.max(1),
                 keep_alive,
@@ -159,14 +153,8 @@ impl BlockingPool {
         F: FnOnce() -> R + Send + 'static,
         R: Send + 'static,
     {
-        let slot = Arc::new(Mutex::new(Slot {
-            result: None,
-            waker: None,
-        }));
-        let completion = Completion {
-            slot: slot.clone(),
-            done: false,
-        };
+        let slot = Arc::new(Mutex::new(Slot { result: None, waker: None }));
+        let completion = Completion { slot: slot.clone(), done: false };
         let job: Job = Box::new(move || {
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
                 .map_err(|p| BlockingError::Panicked(panic_message(&*p)));
@@ -185,9 +173,7 @@ impl BlockingPool {
             st.threads += 1;
             drop(st);
             let inner = self.inner.clone();
-            let spawned = std::thread::Builder::new()
-                .name("spam-blocking".into())
-                .spawn(move || worker(inner));
+            let spawned = std::thread::Builder::new().name("spam-blocking".into()).spawn(move || worker(inner));
             if spawned.is_err() {
                 self.inner.state.lock().threads -= 1;
             }

@@ -84,10 +84,7 @@ impl Builder {
             })
             .collect();
         Scheduler {
-            handle: Handle {
-                shared,
-                blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive),
-            },
+            handle: Handle { shared, blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive) },
             threads: Mutex::new(threads),
         }
     }
@@ -216,6 +213,32 @@ impl Scheduler {
             }
         }
         self.handle.blocking.shutdown(Duration::from_secs(1));
+    }
+}
+
+/// Entry points for the loom models (`loom-tests/`), compiled only under `--cfg spam_loom`: a
+/// model cannot have OS worker threads, so it runs the tasks itself, on its own loom threads.
+#[cfg(spam_loom)]
+impl Scheduler {
+    /// A scheduler whose `workers` never start: every wake from outside a worker lands in the
+    /// injector, where [`Handle::loom_next`] finds it.
+    pub fn loom_new(workers: usize) -> Scheduler {
+        let (shared, _locals) = Shared::new(workers.max(1));
+        Scheduler {
+            handle: Handle { shared: Arc::new(shared), blocking: BlockingPool::new(1, Duration::from_secs(1)) },
+            threads: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[cfg(spam_loom)]
+impl Handle {
+    /// The next task in the global injector, for the model to `run` on a thread of its choice.
+    pub fn loom_next(&self) -> Option<Notified> {
+        match self.shared.injector.steal() {
+            queue::Steal::Success(t) => Some(t),
+            queue::Steal::Empty | queue::Steal::Retry => None,
+        }
     }
 }
 

@@ -13,10 +13,7 @@ pub struct Parker {
 
 impl Parker {
     pub fn new() -> Self {
-        Parker {
-            notified: Mutex::new(false),
-            cvar: Condvar::new(),
-        }
+        Parker { notified: Mutex::new(false), cvar: Condvar::new() }
     }
 
     /// Blocks until a token is available, then consumes it.

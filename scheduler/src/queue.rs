@@ -170,14 +170,7 @@ pub struct Local {
 impl Local {
     pub fn new() -> (Local, Stealer) {
         let (deque, stealer) = Deque::new();
-        (
-            Local {
-                deque,
-                lifo: Cell::new(None),
-                lifo_streak: Cell::new(0),
-            },
-            stealer,
-        )
+        (Local { deque, lifo: Cell::new(None), lifo_streak: Cell::new(0) }, stealer)
     }
 
     /// Puts a freshly woken task in the LIFO slot. Returns the task it displaced, which the

@@ -12,9 +12,7 @@ mod imp {
     pub use std::thread_local;
 
     pub mod atomic {
-        pub use std::sync::atomic::{
-            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-        };
+        pub use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
     }
 
     pub mod thread {
@@ -54,11 +52,7 @@ mod imp {
         }
         /// Waits at most `timeout`; returns `true` if it timed out.
         #[inline]
-        pub fn wait_for<T>(
-            &self,
-            guard: &mut MutexGuard<'_, T>,
-            timeout: std::time::Duration,
-        ) -> bool {
+        pub fn wait_for<T>(&self, guard: &mut MutexGuard<'_, T>, timeout: std::time::Duration) -> bool {
             self.0.wait_for(guard, timeout).timed_out()
         }
         #[inline]
@@ -106,9 +100,7 @@ mod imp {
     pub use loom::thread_local;
 
     pub mod atomic {
-        pub use loom::sync::atomic::{
-            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering,
-        };
+        pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
     }
 
     pub mod thread {
@@ -151,11 +143,7 @@ mod imp {
                 core::ptr::write(guard, g);
             }
         }
-        pub fn wait_for<T>(
-            &self,
-            guard: &mut MutexGuard<'_, T>,
-            _timeout: std::time::Duration,
-        ) -> bool {
+        pub fn wait_for<T>(&self, guard: &mut MutexGuard<'_, T>, _timeout: std::time::Duration) -> bool {
             // loom has no time: a timed wait is a wait that may end spuriously.
             self.wait(guard);
             false

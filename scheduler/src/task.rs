@@ -163,38 +163,22 @@ impl std::fmt::Debug for Notified {
 
 /// Creates a task cell. Returns the ref; the task is idle: call [`TaskRef::wake_by_ref`] (or
 /// [`TaskRef::into_notified`]) to run it.
-pub fn new_task<H, F>(
-    sched: Arc<dyn Schedule>,
-    data: H,
-    make: impl FnOnce(HeaderPtr<H>) -> F,
-) -> TaskRef<H>
+pub fn new_task<H, F>(sched: Arc<dyn Schedule>, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> TaskRef<H>
 where
     H: Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
     let cell = Box::new(Cell::<H, F> {
-        prefix: Prefix {
-            header: Header {
-                state: AtomicUsize::new(REF_ONE),
-                vtable: vtable::<H, F>(),
-                sched,
-            },
-            data,
-        },
+        prefix: Prefix { header: Header { state: AtomicUsize::new(REF_ONE), vtable: vtable::<H, F>(), sched }, data },
         future: UnsafeCell::new(None),
     });
     let cell = NonNull::from(Box::leak(cell));
     // SAFETY: the cell was just allocated and is not yet shared; `data` is initialised.
-    let hp = HeaderPtr(unsafe {
-        NonNull::new_unchecked(std::ptr::addr_of_mut!((*cell.as_ptr()).prefix.data))
-    });
+    let hp = HeaderPtr(unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*cell.as_ptr()).prefix.data)) });
     let fut = make(hp);
     // SAFETY: nobody else can see the cell yet, so writing the future is exclusive.
     unsafe { (*cell.as_ptr()).future.with_mut(|p| *p = Some(fut)) };
-    TaskRef {
-        raw: RawTask(cell.cast()),
-        _h: PhantomData,
-    }
+    TaskRef { raw: RawTask(cell.cast()), _h: PhantomData }
 }
 
 fn vtable<H: Send + Sync + 'static, F: Future<Output = ()> + Send + 'static>() -> &'static Vtable {
@@ -269,11 +253,7 @@ impl RawTask {
                 return;
             }
             let running = cur & RUNNING != 0;
-            let next = if running {
-                cur | NOTIFIED
-            } else {
-                (cur | SCHEDULED) + REF_ONE
-            };
+            let next = if running { cur | NOTIFIED } else { (cur | SCHEDULED) + REF_ONE };
             match state.compare_exchange_weak(cur, next, AcqRel, Acquire) {
                 Ok(_) => {
                     if !running {
@@ -304,16 +284,8 @@ impl Notified {
                 raw.ref_dec();
                 return PollOutcome::Complete;
             }
-            debug_assert!(
-                cur & SCHEDULED != 0 && cur & RUNNING == 0,
-                "run of unscheduled task {cur:#x}"
-            );
-            match header.state.compare_exchange_weak(
-                cur,
-                (cur & !SCHEDULED) | RUNNING,
-                AcqRel,
-                Acquire,
-            ) {
+            debug_assert!(cur & SCHEDULED != 0 && cur & RUNNING == 0, "run of unscheduled task {cur:#x}");
+            match header.state.compare_exchange_weak(cur, (cur & !SCHEDULED) | RUNNING, AcqRel, Acquire) {
                 Ok(_) => break,
                 Err(actual) => cur = actual,
             }
@@ -324,9 +296,8 @@ impl Notified {
         let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(raw)) });
         let mut cx = Context::from_waker(&waker);
         // SAFETY: RUNNING was set by us above: exclusive access to the future.
-        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-            (header.vtable.poll)(raw.0, &mut cx)
-        }));
+        let res =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (header.vtable.poll)(raw.0, &mut cx) }));
         let done = !matches!(res, Ok(Poll::Pending));
         if done {
             // 4. Drop the future while still RUNNING (exclusive), then publish DONE.
@@ -334,32 +305,29 @@ impl Notified {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
                 (header.vtable.drop_future)(raw.0)
             }));
-            header
-                .state
-                .fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
-            header.state.fetch_or(DONE, AcqRel);
-            raw.ref_dec();
-            return PollOutcome::Complete;
         }
-        // 3. Pending: requeue if notified during the poll, else go idle.
+        // 3./4. One CAS ends the poll: requeue if notified (keeping our ref for the queue),
+        // else go idle or DONE and release our ref in the same operation.
         let mut cur = header.state.load(Acquire);
         loop {
-            let (next, requeue) = if cur & NOTIFIED != 0 {
-                ((cur & !(RUNNING | NOTIFIED)) | SCHEDULED, true)
+            let requeue = !done && cur & NOTIFIED != 0;
+            let next = if requeue {
+                (cur & !(RUNNING | NOTIFIED)) | SCHEDULED
+            } else if done {
+                ((cur & !(RUNNING | NOTIFIED | SCHEDULED)) | DONE) - REF_ONE
             } else {
-                (cur & !RUNNING, false)
+                (cur & !RUNNING) - REF_ONE
             };
-            match header
-                .state
-                .compare_exchange_weak(cur, next, AcqRel, Acquire)
-            {
+            match header.state.compare_exchange_weak(cur, next, AcqRel, Acquire) {
                 Ok(_) => {
                     if requeue {
                         header.sched.schedule(Notified(raw), true);
-                    } else {
-                        raw.ref_dec();
+                    } else if cur & !FLAGS == REF_ONE {
+                        // We released the last ref.
+                        // SAFETY: no other ref exists; AcqRel ordered every other use before.
+                        unsafe { (header.vtable.dealloc)(raw.0) };
                     }
-                    return PollOutcome::Pending;
+                    return if done { PollOutcome::Complete } else { PollOutcome::Pending };
                 }
                 Err(actual) => cur = actual,
             }
@@ -394,12 +362,9 @@ unsafe fn cancel_exclusive(raw: RawTask) {
     let header = raw.header();
     if header.state.load(Acquire) & DONE == 0 {
         // SAFETY: exclusive access per the caller's contract.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-            (header.vtable.drop_future)(raw.0)
-        }));
-        header
-            .state
-            .fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
+        let _ =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (header.vtable.drop_future)(raw.0) }));
+        header.state.fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
         header.state.fetch_or(DONE, AcqRel);
     }
 }
@@ -476,10 +441,7 @@ impl<H> TaskRef<H> {
     /// is not used again.
     pub unsafe fn from_raw(ptr: *const ()) -> Self {
         // SAFETY: per the contract, a non-null pointer to a live cell with one ref owned.
-        TaskRef {
-            raw: RawTask(unsafe { NonNull::new_unchecked(ptr as *mut Header) }),
-            _h: PhantomData,
-        }
+        TaskRef { raw: RawTask(unsafe { NonNull::new_unchecked(ptr as *mut Header) }), _h: PhantomData }
     }
 
     /// Borrows the header of a raw ref without taking it.
@@ -504,10 +466,7 @@ impl<H> TaskRef<H> {
 impl<H> Clone for TaskRef<H> {
     fn clone(&self) -> Self {
         self.raw.ref_inc();
-        TaskRef {
-            raw: self.raw,
-            _h: PhantomData,
-        }
+        TaskRef { raw: self.raw, _h: PhantomData }
     }
 }
 
@@ -517,8 +476,7 @@ impl<H> Drop for TaskRef<H> {
     }
 }
 
-static WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+static WAKER_VTABLE: RawWakerVTable = RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
 
 fn raw_waker(raw: RawTask) -> RawWaker {
     RawWaker::new(raw.0.as_ptr() as *const (), &WAKER_VTABLE)

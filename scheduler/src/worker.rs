@@ -66,9 +66,7 @@ impl Shared {
             idle: Idle::new(workers),
             injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
-            counters: (0..workers)
-                .map(|_| CachePadded::new(WorkerCounters::default()))
-                .collect(),
+            counters: (0..workers).map(|_| CachePadded::new(WorkerCounters::default())).collect(),
         };
         (shared, locals)
     }
@@ -85,11 +83,7 @@ impl Schedule for Shared {
         if !cx.is_null() && std::ptr::eq(unsafe { (*cx).shared }, self) {
             // SAFETY: as above; `local` is only touched from its own thread, which is this one.
             let local = unsafe { &(*cx).local };
-            let spill = if yielded {
-                Some(task)
-            } else {
-                local.push_lifo(task)
-            };
+            let spill = if yielded { Some(task) } else { local.push_lifo(task) };
             if let Some(t) = spill {
                 local.deque.push(t);
                 self.idle.notify_one();
@@ -117,11 +111,7 @@ impl Rng {
 /// The body of worker thread `index`. Returns at shutdown, after cancelling what is left in
 /// its own queues.
 pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
-    let cx = Context {
-        shared: &*shared,
-        index,
-        local,
-    };
+    let cx = Context { shared: &*shared, index, local };
     CONTEXT.with(|c| c.set(&cx));
     let counters = &shared.counters[index];
     let mut rng = Rng(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1);
@@ -134,9 +124,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
         let next = if tick.is_multiple_of(INJECTOR_INTERVAL) {
             pop_injector(&shared, &cx.local, counters).or_else(|| cx.local.pop())
         } else {
-            cx.local
-                .pop()
-                .or_else(|| pop_injector(&shared, &cx.local, counters))
+            cx.local.pop().or_else(|| pop_injector(&shared, &cx.local, counters))
         };
         let next = next.or_else(|| search(&shared, &cx, counters, &mut rng).map(|t| (t, false)));
         match next {
@@ -165,11 +153,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
     CONTEXT.with(|c| c.set(std::ptr::null()));
 }
 
-fn pop_injector(
-    shared: &Shared,
-    local: &Local,
-    counters: &WorkerCounters,
-) -> Option<(Notified, bool)> {
+fn pop_injector(shared: &Shared, local: &Local, counters: &WorkerCounters) -> Option<(Notified, bool)> {
     loop {
         match shared.injector.steal_into(&local.deque) {
             Steal::Success(t) => {
@@ -182,12 +166,7 @@ fn pop_injector(
     }
 }
 
-fn search(
-    shared: &Shared,
-    cx: &Context,
-    counters: &WorkerCounters,
-    rng: &mut Rng,
-) -> Option<Notified> {
+fn search(shared: &Shared, cx: &Context, counters: &WorkerCounters, rng: &mut Rng) -> Option<Notified> {
     let n = shared.stealers.len();
     for round in 0..SEARCH_ROUNDS {
         if n > 1 {

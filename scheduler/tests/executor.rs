@@ -40,11 +40,7 @@ fn wake_during_poll_reschedules_exactly_once() {
     const TASKS: usize = 64;
     const WAKES: usize = 100;
     for _ in 0..TASKS {
-        s.spawn(SelfWaking {
-            left: WAKES,
-            polls: polls.clone(),
-            done: Some(tx.clone()),
-        });
+        s.spawn(SelfWaking { left: WAKES, polls: polls.clone(), done: Some(tx.clone()) });
     }
     for _ in 0..TASKS {
         rx.recv().unwrap();
@@ -114,11 +110,7 @@ fn shutdown_cancels_queued_tasks_without_running_them() {
     }
     release_tx.send(()).unwrap();
     stopper.join().unwrap();
-    assert_eq!(
-        ran.load(SeqCst),
-        0,
-        "queued tasks must not run after shutdown began"
-    );
+    assert_eq!(ran.load(SeqCst), 0, "queued tasks must not run after shutdown began");
     assert_eq!(dropped.load(SeqCst), 100, "every queued future is dropped");
 }
 
@@ -154,8 +146,5 @@ fn stats_are_readable_at_run_time() {
     let st = s.stats();
     assert_eq!(st.len(), 2);
     assert!(st.iter().map(|w| w.polls).sum::<u64>() >= 1000);
-    assert!(
-        st.iter().map(|w| w.injector_pops).sum::<u64>() >= 1,
-        "outside spawns go through the injector"
-    );
+    assert!(st.iter().map(|w| w.injector_pops).sum::<u64>() >= 1, "outside spawns go through the injector");
 }

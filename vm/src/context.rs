@@ -6,8 +6,15 @@ use crate::error::NotInProcess;
 use crate::process::Process;
 use std::cell::Cell;
 
+#[cfg(not(spam_loom))]
 std::thread_local! {
     static CURRENT: Cell<*const Process> = const { Cell::new(std::ptr::null()) };
+}
+// Under loom, through the shim: each model thread has its own, as each OS thread does (loom's
+// macro takes no `const` initialiser).
+#[cfg(spam_loom)]
+spam_scheduler::sync::thread_local! {
+    static CURRENT: Cell<*const Process> = Cell::new(std::ptr::null());
 }
 
 /// Sets the current process for the guard's lifetime, restoring the previous one after.

@@ -41,24 +41,10 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         }
         match node.into_signal() {
             Signal::Link { from } => {
-                let _ = rt.send_signal(
-                    from,
-                    Signal::Exit {
-                        from: me,
-                        reason: Reason::Noproc,
-                        link: true,
-                    },
-                );
+                let _ = rt.send_signal(from, Signal::Exit { from: me, reason: Reason::Noproc, link: true });
             }
             Signal::Monitor { from, mref } => {
-                let _ = rt.send_signal(
-                    from,
-                    Signal::Down {
-                        from: me,
-                        mref,
-                        reason: Reason::Noproc,
-                    },
-                );
+                let _ = rt.send_signal(from, Signal::Down { from: me, mref, reason: Reason::Noproc });
             }
             Signal::Unlink { from } => ext.links.retain(|&p| p != from),
             Signal::Demonitor { mref } => ext.monitored_by.retain(|&(r, _)| r != mref),
@@ -66,28 +52,13 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         }
     }
     proc.with_private(|p| p.save.clear());
-    proc.queue_len
-        .store(0, std::sync::atomic::Ordering::Relaxed);
+    proc.queue_len.store(0, std::sync::atomic::Ordering::Relaxed);
     // 4. Tell.
     for &l in &ext.links {
-        let _ = rt.send_signal(
-            l,
-            Signal::Exit {
-                from: me,
-                reason: reason.clone(),
-                link: true,
-            },
-        );
+        let _ = rt.send_signal(l, Signal::Exit { from: me, reason: reason.clone(), link: true });
     }
     for &(mref, watcher) in &ext.monitored_by {
-        let _ = rt.send_signal(
-            watcher,
-            Signal::Down {
-                from: me,
-                mref,
-                reason: reason.clone(),
-            },
-        );
+        let _ = rt.send_signal(watcher, Signal::Down { from: me, mref, reason: reason.clone() });
     }
     for &(mref, target) in &ext.monitors {
         let _ = rt.send_signal(target, Signal::Demonitor { mref });

@@ -62,8 +62,7 @@ impl Runtime {
                 e.name.as_deref().map(str::to_string),
                 std::mem::size_of_val(e)
                     + e.links.capacity() * std::mem::size_of::<Pid>()
-                    + (e.monitors.capacity() + e.monitored_by.capacity())
-                        * std::mem::size_of::<(Ref, Pid)>(),
+                    + (e.monitors.capacity() + e.monitored_by.capacity()) * std::mem::size_of::<(Ref, Pid)>(),
             ),
             None => (Vec::new(), Vec::new(), Vec::new(), None, 0),
         };

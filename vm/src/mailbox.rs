@@ -60,9 +60,7 @@ impl Default for Mailbox {
 
 impl Mailbox {
     pub fn new() -> Self {
-        Mailbox {
-            head: AtomicPtr::new(ptr::null_mut()),
-        }
+        Mailbox { head: AtomicPtr::new(ptr::null_mut()) }
     }
 
     /// Producer: pushes `node`; refused (and handed back) if the mailbox is closed.
@@ -77,17 +75,8 @@ impl Mailbox {
             let next = if is_node(cur) { cur } else { ptr::null_mut() };
             // SAFETY: the node is not yet published: this thread has exclusive access (inv. 2).
             unsafe { (*node.as_ptr()).next = next };
-            match self
-                .head
-                .compare_exchange_weak(cur, node.as_ptr(), Release, Relaxed)
-            {
-                Ok(_) => {
-                    return Ok(if cur == WAITING {
-                        Pushed::WakeConsumer
-                    } else {
-                        Pushed::Queued
-                    })
-                }
+            match self.head.compare_exchange_weak(cur, node.as_ptr(), Release, Relaxed) {
+                Ok(_) => return Ok(if cur == WAITING { Pushed::WakeConsumer } else { Pushed::Queued }),
                 Err(actual) => cur = actual,
             }
         }
@@ -112,10 +101,7 @@ impl Mailbox {
     /// Consumer: announces it is about to wait. Returns `false` if nodes arrived meanwhile (take
     /// them instead of sleeping).
     pub(crate) fn set_waiting(&self) -> bool {
-        match self
-            .head
-            .compare_exchange(ptr::null_mut(), WAITING, AcqRel, Acquire)
-        {
+        match self.head.compare_exchange(ptr::null_mut(), WAITING, AcqRel, Acquire) {
             Ok(_) => true,
             Err(actual) => !is_node(actual),
         }
@@ -124,15 +110,36 @@ impl Mailbox {
     /// Consumer: closes the mailbox for good and takes what was pushed before.
     pub(crate) fn close(&self) -> Batch {
         let top = self.head.swap(CLOSED, Acquire);
-        Batch(if is_node(top) {
-            reverse(top)
-        } else {
-            ptr::null_mut()
-        })
+        Batch(if is_node(top) { reverse(top) } else { ptr::null_mut() })
     }
 
     pub fn is_closed(&self) -> bool {
         self.head.load(Acquire) == CLOSED
+    }
+}
+
+/// loom models only (`--cfg spam_loom`): the crate-private operations above, unchanged, with
+/// plain values for nodes so `loom-tests/tests/mailbox.rs` can drive them.
+#[cfg(spam_loom)]
+impl Mailbox {
+    /// [`Mailbox::push`] of a message holding `value`; a refused value is handed back.
+    pub fn loom_push<T: std::any::Any + Send>(&self, value: T) -> Result<Pushed, T> {
+        self.push(OwnedNode::message(value)).map_err(|node| match node.into_msg().downcast::<T>() {
+            Ok(v) => v,
+            Err(_) => unreachable!("the node was made from a T"),
+        })
+    }
+    /// [`Mailbox::take_all`], as messages.
+    pub fn loom_take_all(&self) -> Vec<crate::Msg> {
+        self.take_all().map(OwnedNode::into_msg).collect()
+    }
+    /// [`Mailbox::set_waiting`].
+    pub fn loom_set_waiting(&self) -> bool {
+        self.set_waiting()
+    }
+    /// [`Mailbox::close`], as messages.
+    pub fn loom_close(&self) -> Vec<crate::Msg> {
+        self.close().map(OwnedNode::into_msg).collect()
     }
 }
 

@@ -49,14 +49,8 @@ unsafe impl Send for OwnedNode {}
 
 impl OwnedNode {
     pub(crate) fn new<T: Any + Send>(kind: Kind, payload: T) -> OwnedNode {
-        let b = Box::new(Node {
-            header: NodeHeader {
-                next: std::ptr::null_mut(),
-                kind,
-                to_fat: to_fat::<T>,
-            },
-            payload,
-        });
+        let b =
+            Box::new(Node { header: NodeHeader { next: std::ptr::null_mut(), kind, to_fat: to_fat::<T> }, payload });
         OwnedNode(NonNull::from(Box::leak(b)).cast())
     }
     pub(crate) fn message<T: Any + Send>(payload: T) -> OwnedNode {

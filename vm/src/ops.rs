@@ -24,20 +24,12 @@ impl Process {
             }
             ext.links.push(target);
         }
-        if self
-            .runtime()
-            .send_signal(target, Signal::Link { from: self.pid() })
-            .is_ok()
-        {
+        if self.runtime().send_signal(target, Signal::Link { from: self.pid() }).is_ok() {
             return Ok(());
         }
         if self.trap_exit.load(Relaxed) {
             // Handled in order at our next drain: removes the link, becomes an Exit message.
-            self.push_self_signal(Signal::Exit {
-                from: target,
-                reason: Reason::Noproc,
-                link: true,
-            });
+            self.push_self_signal(Signal::Exit { from: target, reason: Reason::Noproc, link: true });
             Ok(())
         } else {
             self.ext().links.retain(|&p| p != target);
@@ -55,9 +47,7 @@ impl Process {
             ext.links.len() != before
         };
         if was {
-            let _ = self
-                .runtime()
-                .send_signal(target, Signal::Unlink { from: self.pid() });
+            let _ = self.runtime().send_signal(target, Signal::Unlink { from: self.pid() });
         }
     }
 
@@ -69,22 +59,8 @@ impl Process {
             return mref;
         }
         self.ext().monitors.push((mref, target));
-        if self
-            .runtime()
-            .send_signal(
-                target,
-                Signal::Monitor {
-                    from: self.pid(),
-                    mref,
-                },
-            )
-            .is_err()
-        {
-            self.push_self_signal(Signal::Down {
-                from: target,
-                mref,
-                reason: Reason::Noproc,
-            });
+        if self.runtime().send_signal(target, Signal::Monitor { from: self.pid(), mref }).is_err() {
+            self.push_self_signal(Signal::Down { from: target, mref, reason: Reason::Noproc });
         }
         mref
     }
@@ -94,11 +70,7 @@ impl Process {
     pub fn monitor_unregistered(&self) -> Ref {
         let mref = Ref::make();
         self.ext().monitors.push((mref, Pid::UNDEFINED));
-        self.push_self_signal(Signal::Down {
-            from: Pid::UNDEFINED,
-            mref,
-            reason: Reason::Noproc,
-        });
+        self.push_self_signal(Signal::Down { from: Pid::UNDEFINED, mref, reason: Reason::Noproc });
         mref
     }
 
@@ -108,10 +80,7 @@ impl Process {
     pub fn demonitor(&self, mref: Ref, flush: bool) -> bool {
         let target = {
             let mut ext = self.ext();
-            ext.monitors
-                .iter()
-                .position(|&(r, _)| r == mref)
-                .map(|i| ext.monitors.swap_remove(i).1)
+            ext.monitors.iter().position(|&(r, _)| r == mref).map(|i| ext.monitors.swap_remove(i).1)
         };
         if let Some(t) = target {
             let _ = self.runtime().send_signal(t, Signal::Demonitor { mref });
@@ -120,10 +89,7 @@ impl Process {
             self.drain();
             let removed = self.with_private(|p| {
                 let before = p.save.len();
-                p.save.retain(|m| {
-                    m.downcast_ref::<crate::Down>()
-                        .is_none_or(|d| d.monitor != mref)
-                });
+                p.save.retain(|m| m.downcast_ref::<crate::Down>().is_none_or(|d| d.monitor != mref));
                 let n = before - p.save.len();
                 p.removals += n as u64;
                 n
@@ -139,11 +105,7 @@ impl Process {
     /// fatal (a non-trapping caller, or `Kill`), the caller unwinds and exits right here, as in
     /// Erlang where the code after `exit(self(), R)` does not run.
     pub fn exit_signal(&self, target: Pid, reason: Reason) {
-        let sig = Signal::Exit {
-            from: self.pid(),
-            reason,
-            link: false,
-        };
+        let sig = Signal::Exit { from: self.pid(), reason, link: false };
         if target != self.pid() {
             let _ = self.runtime().send_signal(target, sig);
             return;
@@ -164,9 +126,6 @@ impl Process {
 
     /// The process's registered name, if any.
     pub fn registered_name(&self) -> Option<String> {
-        self.ext
-            .lock()
-            .as_ref()
-            .and_then(|e| e.name.as_deref().map(str::to_string))
+        self.ext.lock().as_ref().and_then(|e| e.name.as_deref().map(str::to_string))
     }
 }

@@ -103,11 +103,7 @@ impl Process {
             ext: Mutex::new(ext),
             private: UnsafeCell::new(Private::default()),
             bound: capacity.map(|c| {
-                Box::new(Bound {
-                    capacity: c.max(1),
-                    len: AtomicUsize::new(0),
-                    waiters: Mutex::new(VecDeque::new()),
-                })
+                Box::new(Bound { capacity: c.max(1), len: AtomicUsize::new(0), waiters: Mutex::new(VecDeque::new()) })
             }),
         }
     }
@@ -142,8 +138,7 @@ impl Process {
     /// Adds `n` to the reduction counter. Call only from the process itself (single writer).
     #[inline]
     pub fn bump_reductions(&self, n: u64) {
-        self.reductions
-            .store(self.reductions.load(Relaxed) + n, Relaxed);
+        self.reductions.store(self.reductions.load(Relaxed) + n, Relaxed);
     }
 
     /// Moves everything queued in the mailbox into the save queue, handling signals on the way
@@ -155,9 +150,7 @@ impl Process {
         }
         for node in batch {
             match node.kind() {
-                Kind::Message | Kind::System => {
-                    self.with_private(|p| p.save.push_back(node.into_msg()))
-                }
+                Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
                 Kind::Signal => self.handle_signal(node.into_signal()),
             }
         }
@@ -231,13 +224,7 @@ impl Process {
                     }
                 };
                 if active {
-                    self.with_private(|p| {
-                        p.save.push_back(Msg::system(Down {
-                            monitor: mref,
-                            pid: from,
-                            reason,
-                        }))
-                    });
+                    self.with_private(|p| p.save.push_back(Msg::system(Down { monitor: mref, pid: from, reason })));
                 }
             }
         }
@@ -263,9 +250,7 @@ impl std::ops::Deref for ExtGuard<'_> {
 
 impl std::ops::DerefMut for ExtGuard<'_> {
     fn deref_mut(&mut self) -> &mut Ext {
-        self.0
-            .as_deref_mut()
-            .expect("ext allocated by Process::ext")
+        self.0.as_deref_mut().expect("ext allocated by Process::ext")
     }
 }
 
@@ -307,26 +292,26 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
                 };
                 // SAFETY: `fut` is pinned inside the task cell (projection above).
                 let fut = unsafe { Pin::new_unchecked(fut) };
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
-                    Ok(Poll::Pending) => match proc.take_pending_exit() {
-                        None => return Poll::Pending,
-                        Some(r) => r,
-                    },
-                    Ok(Poll::Ready(())) => Reason::Normal,
-                    Err(payload) => reason_of_unwind(payload),
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)));
+                // A fatal signal handled during the poll (by a receive, a `demonitor(.., true)`,
+                // ...) was decided first: it wins over how the poll ended.
+                match (proc.take_pending_exit(), polled) {
+                    (Some(r), _) => r,
+                    (None, Ok(Poll::Pending)) => return Poll::Pending,
+                    (None, Ok(Poll::Ready(()))) => Reason::Normal,
+                    (None, Err(payload)) => reason_of_unwind(payload),
                 }
             }
         };
         // 2. Exit: drop the user future first (its destructors still run as this process), then
         //    run the exit protocol.
-        let reason =
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut = None)) {
-                Ok(()) => reason,
-                Err(payload) => match reason {
-                    Reason::Normal => reason_of_unwind(payload),
-                    r => r,
-                },
-            };
+        let reason = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| this.fut = None)) {
+            Ok(()) => reason,
+            Err(payload) => match reason {
+                Reason::Normal => reason_of_unwind(payload),
+                r => r,
+            },
+        };
         crate::exit::exit(proc, reason);
         Poll::Ready(())
     }

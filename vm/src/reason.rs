@@ -59,16 +59,11 @@ impl PartialEq for Reason {
     fn eq(&self, other: &Reason) -> bool {
         use Reason::*;
         match (self, other) {
-            (Normal, Normal)
-            | (Kill, Kill)
-            | (Killed, Killed)
-            | (Noproc, Noproc)
-            | (Shutdown, Shutdown) => true,
+            (Normal, Normal) | (Kill, Kill) | (Killed, Killed) | (Noproc, Noproc) | (Shutdown, Shutdown) => true,
             (Panic(a), Panic(b)) => a == b,
             (Other(a), Other(b)) => {
                 Arc::ptr_eq(a, b)
-                    || ((**a).as_any().type_id() == (**b).as_any().type_id()
-                        && format!("{a:?}") == format!("{b:?}"))
+                    || ((**a).as_any().type_id() == (**b).as_any().type_id() && format!("{a:?}") == format!("{b:?}"))
             }
             _ => false,
         }

@@ -34,18 +34,23 @@ pub struct Receive<P> {
     scanned: usize,
     /// `Private::removals` when `scanned` was recorded.
     removals: u64,
+    /// `pred` is the VM's own (a type test or "anything"): it cannot call back into the process,
+    /// so the save queue can be scanned in place.
+    trusted: bool,
 }
 
 impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// `deadline: None` waits forever.
     pub fn new(pred: P, deadline: Option<Instant>) -> Self {
-        Receive {
-            pred,
-            deadline,
-            timer: None,
-            scanned: 0,
-            removals: 0,
-        }
+        Receive { pred, deadline, timer: None, scanned: 0, removals: 0, trusted: false }
+    }
+
+    /// For predicates that call no process function (so they cannot re-enter the process's
+    /// private state): `recv::<T>` and plain `receive`. Scans in place.
+    pub fn new_trusted(pred: P, deadline: Option<Instant>) -> Self {
+        let mut r = Self::new(pred, deadline);
+        r.trusted = true;
+        r
     }
 
     fn poll_in(&mut self, p: &Process, cx: &mut Context<'_>) -> Poll<Option<Msg>> {
@@ -82,17 +87,58 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
 
     /// Scans the save queue from where the last scan stopped; removes and returns the first match.
     fn scan(&mut self, p: &Process) -> Option<Msg> {
-        // Take the queue out while user code (`pred`) runs, so a re-entrant process function
-        // (say, a send to self inside `pred`) never aliases it.
-        let mut save = p.with_private(|pv| {
-            if pv.removals != self.removals {
-                self.scanned = 0;
-                self.removals = pv.removals;
+        let msg = if self.trusted { self.scan_in_place(p) } else { self.scan_taken(p) }?;
+        p.publish_queue_len();
+        if msg.is_sent() {
+            if let Some(b) = &p.bound {
+                b.len.fetch_sub(1, AcqRel);
+                if let Some(w) = b.waiters.lock().pop_front() {
+                    w.wake();
+                }
             }
-            std::mem::take(&mut pv.save)
-        });
-        let start = self.scanned.min(save.len());
-        let hit = (start..save.len()).find(|&i| (self.pred)(&save[i]));
+        }
+        Some(msg)
+    }
+
+    /// Resets the cursor if another receive removed a message; returns the queue length.
+    fn sync_cursor(&mut self, pv: &mut crate::process::Private) -> usize {
+        if pv.removals != self.removals {
+            self.scanned = 0;
+            self.removals = pv.removals;
+        }
+        pv.save.len()
+    }
+
+    fn scan_in_place(&mut self, p: &Process) -> Option<Msg> {
+        p.with_private(|pv| {
+            let len = self.sync_cursor(pv);
+            let hit = (self.scanned.min(len)..len).find(|&i| (self.pred)(&pv.save[i]));
+            match hit {
+                Some(i) => {
+                    pv.removals += 1;
+                    self.removals = pv.removals;
+                    self.scanned = 0;
+                    pv.save.remove(i)
+                }
+                None => {
+                    self.scanned = len;
+                    None
+                }
+            }
+        })
+    }
+
+    /// For user predicates: take the queue out while `pred` runs, so a re-entrant process
+    /// function (say, a `demonitor(.., true)` inside `pred`) never aliases it.
+    fn scan_taken(&mut self, p: &Process) -> Option<Msg> {
+        let mut save = p.with_private(|pv| {
+            let len = self.sync_cursor(pv);
+            if self.scanned >= len {
+                return None;
+            }
+            Some(std::mem::take(&mut pv.save))
+        })?;
+        let hit = (self.scanned..save.len()).find(|&i| (self.pred)(&save[i]));
         let msg = hit.and_then(|i| save.remove(i));
         self.scanned = if msg.is_some() { 0 } else { save.len() };
         p.with_private(|pv| {
@@ -103,17 +149,6 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 self.removals = pv.removals;
             }
         });
-        if let Some(m) = &msg {
-            p.publish_queue_len();
-            if m.is_sent() {
-                if let Some(b) = &p.bound {
-                    b.len.fetch_sub(1, AcqRel);
-                    if let Some(w) = b.waiters.lock().pop_front() {
-                        w.wake();
-                    }
-                }
-            }
-        }
         msg
     }
 }

@@ -37,9 +37,7 @@ impl Default for Registry {
 
 impl Registry {
     pub fn new() -> Registry {
-        Registry {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-        }
+        Registry { shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect() }
     }
 
     fn shard(&self, name: &str) -> &Mutex<HashMap<Name, Pid>> {
@@ -74,9 +72,6 @@ impl Registry {
 
     /// All registered names (a snapshot).
     pub fn names(&self) -> Vec<Name> {
-        self.shards
-            .iter()
-            .flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>())
-            .collect()
+        self.shards.iter().flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>()).collect()
     }
 }

@@ -47,18 +47,12 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            schedulers: num_cpus_default(),
-            max_processes: 1 << 24,
-            max_blocking_threads: 64,
-        }
+        Config { schedulers: num_cpus_default(), max_processes: 1 << 24, max_blocking_threads: 64 }
     }
 }
 
 fn num_cpus_default() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
 /// One VM.
@@ -73,14 +67,28 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(config: Config) -> Runtime {
-        let scheduler = Scheduler::builder()
-            .workers(config.schedulers)
-            .max_blocking_threads(config.max_blocking_threads)
-            .build();
+        let scheduler =
+            Scheduler::builder().workers(config.schedulers).max_blocking_threads(config.max_blocking_threads).build();
         Runtime {
-            table: Table::new(config.max_processes),
+            table: Table::new(config.max_processes, config.schedulers.max(1)),
             registry: Registry::new(),
             timers: Timers::start(),
+            sched: scheduler.handle().clone(),
+            scheduler: Mutex::new(Some(scheduler)),
+            shut_down: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// loom models only (`--cfg spam_loom`): a VM whose scheduler has no worker threads and whose
+    /// timers have no thread. The model runs process tasks itself, taking them from
+    /// `self.scheduler().loom_next()`; everything else is the ordinary runtime.
+    #[cfg(spam_loom)]
+    pub fn loom_new(max_processes: usize) -> Runtime {
+        let scheduler = Scheduler::loom_new(1);
+        Runtime {
+            table: Table::new(max_processes, 1),
+            registry: Registry::new(),
+            timers: Timers::loom_new(),
             sched: scheduler.handle().clone(),
             scheduler: Mutex::new(Some(scheduler)),
             shut_down: std::sync::atomic::AtomicBool::new(false),
@@ -96,12 +104,7 @@ impl Runtime {
     ///
     /// Atomic: the child's side of a link or monitor is in its control block before it first
     /// runs, so it cannot die unseen.
-    pub fn spawn<F>(
-        &self,
-        parent: Option<&Process>,
-        fut: F,
-        opts: SpawnOpts,
-    ) -> Result<(Pid, Option<Ref>), SpawnError>
+    pub fn spawn<F>(&self, parent: Option<&Process>, fut: F, opts: SpawnOpts) -> Result<(Pid, Option<Ref>), SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -124,14 +127,10 @@ impl Runtime {
             _ => None,
         };
         let proc = Process::new(pid, self, ext, opts.trap_exit, opts.mailbox_capacity);
-        let task = self.sched.create(proc, |hp| ProcessFuture {
-            proc: hp,
-            fut: Some(fut),
-        });
+        let task = self.sched.create(proc, |hp| ProcessFuture { proc: hp, fut: Some(fut) });
         let raw = task.into_raw();
         // SAFETY: `raw` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
-        self.table
-            .insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
+        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
         if let Some(name) = opts.name {
             if let Err(e) = self.register(pid, &name) {
                 // Never ran: retire it through the normal exit path of the table.
@@ -155,28 +154,17 @@ impl Runtime {
     }
 
     /// Spawns a root process and calls `on_exit` with its reason when it ends.
-    pub fn spawn_root<F>(
-        &self,
-        fut: F,
-        on_exit: crate::process::ExitHook,
-    ) -> Result<Pid, SpawnError>
+    pub fn spawn_root<F>(&self, fut: F, on_exit: crate::process::ExitHook) -> Result<Pid, SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
-        let ext = Box::new(Ext {
-            on_exit: Some(on_exit),
-            ..Ext::default()
-        });
+        let ext = Box::new(Ext { on_exit: Some(on_exit), ..Ext::default() });
         let proc = Process::new(pid, self, Some(ext), false, None);
-        let task = self.sched.create(proc, |hp| ProcessFuture {
-            proc: hp,
-            fut: Some(fut),
-        });
+        let task = self.sched.create(proc, |hp| ProcessFuture { proc: hp, fut: Some(fut) });
         let raw = task.into_raw();
         // SAFETY: as in `spawn`.
-        self.table
-            .insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
+        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
         // SAFETY: as in `spawn`.
         unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
         Ok(pid)
@@ -259,14 +247,7 @@ impl Runtime {
 
     /// `exit(pid, reason)` from outside any process (`from` is shown to a trapping target).
     pub fn exit_from(&self, from: Pid, to: Pid, reason: Reason) {
-        let _ = self.send_signal(
-            to,
-            Signal::Exit {
-                from,
-                reason,
-                link: false,
-            },
-        );
+        let _ = self.send_signal(to, Signal::Exit { from, reason, link: false });
     }
 
     pub fn whereis(&self, name: &str) -> Option<Pid> {
@@ -308,11 +289,7 @@ impl Runtime {
                 Err(not_registered())
             }
             // Exiting: its exit removes the name; the name is as good as gone.
-            None => self
-                .registry
-                .remove(name, pid)
-                .then_some(())
-                .ok_or_else(not_registered),
+            None => self.registry.remove(name, pid).then_some(()).ok_or_else(not_registered),
         }
     }
 

@@ -24,6 +24,7 @@
 
 use crate::pid::Pid;
 use crate::process::Process;
+use crossbeam_utils::CachePadded;
 use spam_scheduler::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use spam_scheduler::sync::Mutex;
 use spam_scheduler::TaskRef;
@@ -46,15 +47,29 @@ struct Page {
     slots: Box<[Slot]>,
 }
 
+/// Free slot indices cached by one scheduler worker, and that worker's share of the live count.
+/// Only its own worker uses a shard (threads that are not workers share the last one), so the
+/// lock is uncontended and the counter's cache line stays put: spawn and exit touch no line
+/// shared with other workers.
+#[derive(Default)]
+struct Shard {
+    free: Mutex<Vec<u32>>,
+    /// Inserts minus reclaims done by this shard's thread (may go negative).
+    live: std::sync::atomic::AtomicIsize,
+}
+
+/// Indices moved between a shard and the global free list at a time.
+const BATCH: usize = 128;
+
 /// The table of all processes of one VM.
 pub struct Table {
     pages: Box<[AtomicPtr<Page>]>,
-    /// Reclaimed slot indices, reused most-recent first.
+    /// Reclaimed slot indices overflowing the shards.
     free: Mutex<Vec<u32>>,
     /// Next never-used index.
     fresh: AtomicUsize,
     capacity: usize,
-    live: AtomicUsize,
+    shards: Box<[CachePadded<Shard>]>,
 }
 
 /// A pinned process: the process cannot be freed while this lives.
@@ -94,17 +109,43 @@ impl Drop for Pinned<'_> {
 }
 
 impl Table {
-    /// A table for up to `capacity` live processes (rounded up to a page).
-    pub fn new(capacity: usize) -> Table {
+    /// A table for up to `capacity` live processes (rounded up to a page), used by `workers`
+    /// scheduler threads.
+    pub fn new(capacity: usize, workers: usize) -> Table {
         let pages = capacity.div_ceil(PAGE).clamp(1, 1 << (32 - PAGE_BITS));
         Table {
-            pages: (0..pages)
-                .map(|_| AtomicPtr::new(ptr::null_mut()))
-                .collect(),
+            pages: (0..pages).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
             free: Mutex::new(Vec::new()),
             fresh: AtomicUsize::new(0),
             capacity: pages * PAGE,
-            live: AtomicUsize::new(0),
+            shards: (0..workers + 1).map(|_| CachePadded::new(Shard::default())).collect(),
+        }
+    }
+
+    /// This thread's shard: its worker's, or the shared last one.
+    fn shard(&self) -> &Shard {
+        let last = self.shards.len() - 1;
+        let i = spam_scheduler::current_worker().map_or(last, |w| w.min(last));
+        &self.shards[i]
+    }
+
+    fn take_free(&self) -> Option<u32> {
+        let mut mine = self.shard().free.lock();
+        if let Some(i) = mine.pop() {
+            return Some(i);
+        }
+        let mut global = self.free.lock();
+        let at = global.len().saturating_sub(BATCH);
+        mine.extend(global.drain(at..));
+        mine.pop()
+    }
+
+    fn put_free(&self, index: u32) {
+        let mut mine = self.shard().free.lock();
+        mine.push(index);
+        if mine.len() >= 2 * BATCH {
+            let at = mine.len() - BATCH;
+            self.free.lock().extend(mine.drain(at..));
         }
     }
 
@@ -123,10 +164,7 @@ impl Table {
         if page.is_null() {
             let fresh = Box::into_raw(Box::new(Page {
                 slots: (0..PAGE)
-                    .map(|_| Slot {
-                        state: AtomicU64::new(0),
-                        task: AtomicPtr::new(ptr::null_mut()),
-                    })
+                    .map(|_| Slot { state: AtomicU64::new(0), task: AtomicPtr::new(ptr::null_mut()) })
                     .collect(),
             }));
             match cell.compare_exchange(ptr::null_mut(), fresh, AcqRel, Acquire) {
@@ -144,7 +182,7 @@ impl Table {
 
     /// Reserves a vacant slot and returns the pid the process there will have.
     pub fn reserve(&self) -> Option<Pid> {
-        let index = match self.free.lock().pop() {
+        let index = match self.take_free() {
             Some(i) => i,
             None => {
                 let i = self.fresh.fetch_add(1, Relaxed);
@@ -162,7 +200,7 @@ impl Table {
 
     /// Gives back a reserved slot that was never inserted.
     pub fn unreserve(&self, pid: Pid) {
-        self.free.lock().push(pid.index());
+        self.put_free(pid.index());
     }
 
     /// Step 5: installs the task of `pid` (reserved) and makes it LIVE with its owner pin.
@@ -172,7 +210,8 @@ impl Table {
         let prev = slot.state.fetch_add(LIVE | 1, Release);
         debug_assert_eq!((prev >> 32) as u32, pid.serial());
         debug_assert_eq!(prev & (LIVE | DYING), 0);
-        self.live.fetch_add(1, Relaxed);
+        let live = &self.shard().live;
+        live.store(live.load(Relaxed) + 1, Relaxed);
     }
 
     /// Step 1: pins `pid` if it is alive (LIVE, not DYING).
@@ -180,11 +219,7 @@ impl Table {
     pub fn pin(&self, pid: Pid) -> Option<Pinned<'_>> {
         let slot = self.slot(pid.index())?;
         let s = slot.state.fetch_add(1, Acquire);
-        let pinned = Pinned {
-            table: self,
-            slot,
-            index: pid.index(),
-        };
+        let pinned = Pinned { table: self, slot, index: pid.index() };
         if (s >> 32) as u32 == pid.serial() && s & LIVE != 0 {
             Some(pinned)
         } else {
@@ -204,14 +239,11 @@ impl Table {
     /// Step 4: exactly one of the last unpinners wins the CAS and frees the slot.
     fn reclaim(&self, slot: &Slot, index: u32, expected: u64) {
         let vacant = (expected & !(LIVE | DYING | PINS)).wrapping_add(SERIAL_ONE);
-        if slot
-            .state
-            .compare_exchange(expected, vacant, AcqRel, Relaxed)
-            .is_ok()
-        {
+        if slot.state.compare_exchange(expected, vacant, AcqRel, Relaxed).is_ok() {
             let task = slot.task.swap(ptr::null_mut(), AcqRel);
-            self.free.lock().push(index);
-            self.live.fetch_sub(1, Relaxed);
+            self.put_free(index);
+            let live = &self.shard().live;
+            live.store(live.load(Relaxed) - 1, Relaxed);
             // SAFETY: the winning CAS makes us the only owner of the slot's task ref.
             drop(unsafe { TaskRef::<Process>::from_raw(task) });
         }
@@ -240,7 +272,7 @@ impl Table {
 
     /// Live (not DYING) processes, a snapshot in slot order.
     pub fn pids(&self) -> Vec<Pid> {
-        let mut out = Vec::with_capacity(self.live.load(Relaxed));
+        let mut out = Vec::with_capacity(self.len());
         let used = self.fresh.load(Acquire).min(self.capacity);
         for index in 0..used as u32 {
             if let Some(s) = self.slot(index) {
@@ -255,7 +287,7 @@ impl Table {
 
     /// Processes installed and not yet reclaimed.
     pub fn len(&self) -> usize {
-        self.live.load(Relaxed)
+        self.shards.iter().map(|s| s.live.load(Relaxed)).sum::<isize>().max(0) as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -271,14 +303,15 @@ impl Table {
             if let Some(s) = self.slot(index) {
                 let task = s.task.swap(ptr::null_mut(), AcqRel);
                 if !task.is_null() {
-                    s.state
-                        .store(((s.state.load(Acquire) >> 32) + 1) << 32, Release);
+                    s.state.store(((s.state.load(Acquire) >> 32) + 1) << 32, Release);
                     // SAFETY: the swap made us the only owner of the slot's ref.
                     out.push(unsafe { TaskRef::<Process>::from_raw(task) });
                 }
             }
         }
-        self.live.store(0, Relaxed);
+        for s in self.shards.iter() {
+            s.live.store(0, Relaxed);
+        }
         out
     }
 }

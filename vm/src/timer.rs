@@ -40,18 +40,22 @@ pub struct Timers {
 
 impl Timers {
     pub fn start() -> Timers {
-        let inner = Arc::new(Inner {
-            state: Mutex::new(State::default()),
-            cvar: Condvar::new(),
-        });
+        let inner = Arc::new(Inner { state: Mutex::new(State::default()), cvar: Condvar::new() });
         let i2 = inner.clone();
         let thread = std::thread::Builder::new()
             .name("spam-timer".into())
             .spawn(move || run(i2))
             .expect("failed to start the timer thread");
+        Timers { inner, thread: Mutex::new(Some(thread)) }
+    }
+
+    /// loom models only (`--cfg spam_loom`): a timer service without its thread (a model has no
+    /// clock; pending timers are dropped at shutdown).
+    #[cfg(spam_loom)]
+    pub(crate) fn loom_new() -> Timers {
         Timers {
-            inner,
-            thread: Mutex::new(Some(thread)),
+            inner: Arc::new(Inner { state: Mutex::new(State::default()), cvar: Condvar::new() }),
+            thread: Mutex::new(None),
         }
     }
 
@@ -144,9 +148,7 @@ fn run(inner: Arc<Inner>) {
                 }
                 match st.queue.keys().next() {
                     Some(&(d, _)) => {
-                        inner
-                            .cvar
-                            .wait_for(&mut st, d.saturating_duration_since(now));
+                        inner.cvar.wait_for(&mut st, d.saturating_duration_since(now));
                     }
                     None => inner.cvar.wait(&mut st),
                 }
