@@ -3,22 +3,20 @@
 
 use spam::{recv, self_pid, send, spawn, spawn_blocking, yield_now, Pid, Reason, Vm};
 
-fn ping_pong(rounds: u64) -> impl std::future::Future<Output = ()> {
-    async move {
-        let me = self_pid().unwrap();
-        let pong = spawn(async {
-            loop {
-                let (from, n): (Pid, u64) = recv().await.unwrap();
-                send(from, n).unwrap();
-            }
-        })
-        .unwrap();
-        for i in 0..rounds {
-            send(pong, (me, i)).unwrap();
-            assert_eq!(recv::<u64>().await.unwrap(), i);
+async fn ping_pong(rounds: u64) {
+    let me = self_pid().unwrap();
+    let pong = spawn(async {
+        loop {
+            let (from, n): (Pid, u64) = recv().await.unwrap();
+            send(from, n).unwrap();
         }
-        spam::exit(pong, Reason::Kill).unwrap();
+    })
+    .unwrap();
+    for i in 0..rounds {
+        send(pong, (me, i)).unwrap();
+        assert_eq!(recv::<u64>().await.unwrap(), i);
     }
+    spam::exit(pong, Reason::Kill).unwrap();
 }
 
 /// With one scheduler, a process that loops over its own mailbox forever (send to self,
@@ -39,10 +37,7 @@ fn mailbox_loop_cannot_starve_its_scheduler() {
         .unwrap();
         ping_pong(1_000).await;
         let info = spam::process_info(looper).unwrap().unwrap();
-        assert!(
-            info.reductions > 2_000,
-            "the looper ran meanwhile: {info:?}"
-        );
+        assert!(info.reductions > 2_000, "the looper ran meanwhile: {info:?}");
         spam::exit(looper, Reason::Kill).unwrap();
     });
     assert_eq!(reason, Reason::Normal);
@@ -60,9 +55,7 @@ fn ping_pong_progresses_while_cpu_bound_processes_saturate_all_schedulers() {
                     let mut x = 1u64;
                     loop {
                         for _ in 0..10_000 {
-                            x = std::hint::black_box(
-                                x.wrapping_mul(6364136223846793005).wrapping_add(1),
-                            );
+                            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
                         }
                         yield_now().await;
                     }

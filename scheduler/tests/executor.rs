@@ -25,8 +25,10 @@ impl Future for SelfWaking {
             return Poll::Ready(());
         }
         self.left -= 1;
-        // Wake twice: the second must be absorbed (already NOTIFIED).
+        // Wake twice, by reference and by value (which also releases the clone's ref): the
+        // second must be absorbed (already NOTIFIED).
         cx.waker().wake_by_ref();
+        #[allow(clippy::waker_clone_wake)]
         cx.waker().clone().wake();
         Poll::Pending
     }
@@ -71,7 +73,7 @@ fn every_task_runs_exactly_once_across_workers() {
     }
     assert!(hits.iter().all(|h| h.load(SeqCst) == 1));
     let polls: u64 = s.stats().iter().map(|w| w.polls).sum();
-    assert!(polls >= N as u64 + 1);
+    assert!(polls > N as u64);
 }
 
 struct DropCount(Arc<AtomicUsize>);
