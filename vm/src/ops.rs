@@ -97,6 +97,11 @@ impl Process {
             if removed > 0 {
                 self.publish_queue_len();
             }
+            // The drain may have handled a fatal exit signal: die here, as `exit_signal` does,
+            // so no user code runs after it.
+            if let Some(r) = self.take_pending_exit() {
+                unwind_exit(r);
+            }
         }
         target.is_some()
     }
