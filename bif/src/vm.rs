@@ -27,7 +27,9 @@ impl VmBuilder {
         self
     }
     pub fn build(self) -> Vm {
-        Vm { rt: Box::new(Runtime::new(self.config)) }
+        let rt = Box::new(Runtime::new(self.config));
+        rt.install_maintenance();
+        Vm { rt }
     }
 }
 

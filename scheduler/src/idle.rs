@@ -52,8 +52,10 @@ impl Idle {
     }
 
     /// Fall asleep, steps 1–4, for worker `index`. `has_work` is the re-check of every
-    /// stealable place (step 2). Returns `true` if the worker actually parked.
-    pub fn sleep(&self, index: usize, has_work: impl Fn() -> bool) -> bool {
+    /// stealable place (step 2). With a `timeout` the worker wakes by itself after it (it has
+    /// deferred work to retry); it then deregisters as in step 3. Returns `true` if the worker
+    /// actually parked.
+    pub fn sleep(&self, index: usize, timeout: Option<std::time::Duration>, has_work: impl Fn() -> bool) -> bool {
         {
             let mut sleepers = self.sleepers.lock();
             sleepers.push(index);
@@ -61,16 +63,30 @@ impl Idle {
             self.num_sleeping.fetch_add(1, SeqCst);
         }
         if has_work() || self.is_shutdown() {
-            let mut sleepers = self.sleepers.lock();
-            if let Some(pos) = sleepers.iter().position(|&i| i == index) {
-                sleepers.swap_remove(pos);
-                self.num_sleeping.fetch_sub(1, SeqCst);
-            }
-            // else: a waker popped us and will leave a token; the next park returns at once.
+            // If a waker popped us already, its token makes the next park return at once.
+            self.deregister(index);
             return false;
         }
-        self.parkers[index].park();
+        match timeout {
+            None => self.parkers[index].park(),
+            Some(t) => {
+                if !self.parkers[index].park_timeout(t) {
+                    // Timed out: nobody popped us, unless a waker did so just now (then its
+                    // token stays for the next park: a spurious wake, never a lost one).
+                    self.deregister(index);
+                }
+            }
+        }
         true
+    }
+
+    /// Step 3: removes `index` from the sleepers if it is still there.
+    fn deregister(&self, index: usize) {
+        let mut sleepers = self.sleepers.lock();
+        if let Some(pos) = sleepers.iter().position(|&i| i == index) {
+            sleepers.swap_remove(pos);
+            self.num_sleeping.fetch_sub(1, SeqCst);
+        }
     }
 
     /// The number of workers registered as sleeping right now (a snapshot).

@@ -12,12 +12,14 @@ pub mod budget;
 pub mod idle;
 pub mod park;
 pub mod queue;
+pub mod quiescent;
 pub mod stats;
 pub mod sync;
 pub mod task;
 mod worker;
 
 pub use blocking::{BlockingError, BlockingPool, BlockingTask};
+pub use quiescent::{Quiescent, Snapshot};
 pub use stats::WorkerStats;
 pub use task::{HeaderPtr, Notified, PollOutcome, Schedule, TaskRef, TaskStatus};
 pub use worker::current_worker;
@@ -149,6 +151,24 @@ impl Handle {
     /// A snapshot of every worker's counters, by worker index.
     pub fn stats(&self) -> Vec<WorkerStats> {
         self.shared.counters.iter().map(|c| c.snapshot()).collect()
+    }
+
+    /// The workers' quiescent-state counters (grace periods for pointers read inside polls).
+    pub fn quiescent(&self) -> &Quiescent {
+        &self.shared.quiescent
+    }
+
+    /// The index of the worker of *this* scheduler running on the current thread, if any.
+    #[inline]
+    pub fn current_worker(&self) -> Option<usize> {
+        worker::current_worker_of(&self.shared)
+    }
+
+    /// Installs the maintenance hook: called by worker `w` at each quiescent point and before it
+    /// parks; it returns `true` if it still has deferred work (the worker then parks with a
+    /// timeout so the work is retried). Set once; later calls are ignored.
+    pub fn set_maintenance(&self, hook: Box<dyn Fn(usize) -> bool + Send + Sync>) {
+        let _ = self.shared.maintenance.set(hook);
     }
 
     /// Workers asleep right now (a snapshot).

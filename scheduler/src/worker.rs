@@ -18,6 +18,7 @@
 use crate::budget;
 use crate::idle::Idle;
 use crate::queue::{Injector, Local, Steal, Stealer};
+use crate::quiescent::{Quiescent, ANNOUNCE_EVERY};
 use crate::stats::WorkerCounters;
 use crate::sync::Arc;
 use crate::task::{Notified, Schedule};
@@ -26,11 +27,16 @@ use std::cell::Cell;
 
 /// Take from the injector first every this many ticks.
 const INJECTOR_INTERVAL: u32 = 61;
+/// A worker with deferred maintenance work sleeps at most this long before retrying it.
+const DEFERRED_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 /// Rounds of stealing before a worker tries to sleep.
 const SEARCH_ROUNDS: u32 = 4;
 
 /// State shared by all workers of one scheduler and by every task's waker.
 pub(crate) struct Shared {
+    pub(crate) quiescent: Quiescent,
+    /// See `Handle::set_maintenance`.
+    pub(crate) maintenance: std::sync::OnceLock<Box<dyn Fn(usize) -> bool + Send + Sync>>,
     pub(crate) idle: Idle,
     pub(crate) injector: Injector,
     pub(crate) stealers: Box<[Stealer]>,
@@ -49,6 +55,16 @@ std::thread_local! {
     static CONTEXT: Cell<*const Context> = const { Cell::new(std::ptr::null()) };
 }
 
+/// The index of the worker of `shared`'s scheduler running on this thread, if any.
+#[inline]
+pub(crate) fn current_worker_of(shared: &Shared) -> Option<usize> {
+    CONTEXT.with(|c| {
+        let p = c.get();
+        // SAFETY: see `current_worker`.
+        (!p.is_null() && std::ptr::eq(unsafe { (*p).shared }, shared)).then(|| unsafe { (*p).index })
+    })
+}
+
 /// The index of the scheduler worker running on this thread, if any.
 pub fn current_worker() -> Option<usize> {
     CONTEXT.with(|c| {
@@ -63,6 +79,8 @@ impl Shared {
     pub(crate) fn new(workers: usize) -> (Shared, Vec<Local>) {
         let (locals, stealers): (Vec<_>, Vec<_>) = (0..workers).map(|_| Local::new()).unzip();
         let shared = Shared {
+            quiescent: Quiescent::new(workers),
+            maintenance: std::sync::OnceLock::new(),
             idle: Idle::new(workers),
             injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
@@ -116,11 +134,17 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
     let counters = &shared.counters[index];
     let mut rng = Rng(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1);
     let mut tick: u32 = 0;
+    let maintain = || shared.maintenance.get().is_some_and(|m| m(index));
+    shared.quiescent.announce(index);
     loop {
         if shared.idle.is_shutdown() {
             break;
         }
         tick = tick.wrapping_add(1);
+        if tick.is_multiple_of(ANNOUNCE_EVERY) {
+            shared.quiescent.announce(index);
+            maintain();
+        }
         let next = if tick.is_multiple_of(INJECTOR_INTERVAL) {
             pop_injector(&shared, &cx.local, counters).or_else(|| cx.local.pop())
         } else {
@@ -134,9 +158,16 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
                 task.run();
             }
             None => {
-                if shared.idle.sleep(index, || shared.has_stealable_work()) {
+                // Quiescent before sleeping: deferred work may complete now, and a parked worker
+                // must not hold up anyone's grace period.
+                shared.quiescent.announce(index);
+                let deferred = maintain();
+                shared.quiescent.offline(index);
+                let timeout = deferred.then_some(DEFERRED_RETRY);
+                if shared.idle.sleep(index, timeout, || shared.has_stealable_work()) {
                     counters.park();
                 }
+                shared.quiescent.announce(index);
             }
         }
     }

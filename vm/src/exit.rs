@@ -14,8 +14,9 @@
 //! 4. **Tell.** Every linked process gets an exit signal with the reason, every watcher a
 //!    `Down`, and every process this one monitored a `Demonitor`. Each link and monitor was
 //!    either in the set at step 2 or answered at step 3 or refused at push: told exactly once.
-//! 5. **Release.** The `on_exit` hook runs (root process of `Vm::run`) and the owner pin is
-//!    dropped; the slot is reclaimed when the last sender's pin is gone.
+//! 5. **Release.** The `on_exit` hook runs (root process of `Vm::run`) and the pid is retired:
+//!    its owner pin is dropped after a grace period (senders on workers read the slot without a
+//!    pin, table.rs), and the slot is reclaimed when the last pin is gone.
 //!
 //! Signals to one receiver from this process are pushed in program order, so messages sent
 //! just before the exit arrive before the exit signal or `Down` (DESIGN.md, Semantics 1).
@@ -73,5 +74,5 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     if let Some(hook) = ext.on_exit.take() {
         hook(&reason);
     }
-    rt.table.release_owner(me);
+    rt.table.retire(me);
 }

@@ -43,7 +43,7 @@ pub struct ProcessInfo {
 impl Runtime {
     /// `process_info(Pid)`: `None` for a dead or exiting process.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
-        let pinned = self.table.pin(pid)?;
+        let pinned = self.target(pid)?;
         let task = pinned.task();
         let proc: &Process = pinned.process();
         let status = match task.status() {

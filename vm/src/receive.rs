@@ -203,7 +203,7 @@ impl<T: Send + 'static> Future for SendAsync<T> {
                 Err(SendError::Full(m)) => {
                     // Register, then retry once: a receive between our failed try and the
                     // registration would otherwise find no waiter to wake.
-                    let Some(pinned) = rt.table.pin(to) else {
+                    let Some(pinned) = rt.target(to) else {
                         return Poll::Ready(Ok(()));
                     };
                     if let Some(b) = &pinned.process().bound {

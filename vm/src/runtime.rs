@@ -22,6 +22,43 @@ use spam_scheduler::sync::Mutex;
 use spam_scheduler::{Handle, Scheduler};
 use std::future::Future;
 
+/// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
+pub(crate) enum Target<'a> {
+    Pinned(crate::table::Pinned<'a>),
+    /// Raw `TaskRef<Process>` pointer, valid until the current poll ends (table.rs, "The worker
+    /// path").
+    InPoll(*const ()),
+}
+
+impl Target<'_> {
+    #[inline]
+    pub(crate) fn process(&self) -> &Process {
+        match self {
+            Target::Pinned(p) => p.process(),
+            // SAFETY: valid until this poll ends (table.rs), which outlives `self`'s use here.
+            Target::InPoll(t) => unsafe { spam_scheduler::TaskRef::<Process>::header_of_raw(*t) },
+        }
+    }
+    #[inline]
+    pub(crate) fn wake(&self) {
+        match self {
+            Target::Pinned(p) => p.wake(),
+            // SAFETY: as in `process`.
+            Target::InPoll(t) => unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(*t) },
+        }
+    }
+    pub(crate) fn task(&self) -> spam_scheduler::TaskRef<Process> {
+        match self {
+            Target::Pinned(p) => p.task(),
+            Target::InPoll(t) => {
+                // SAFETY: as in `process`; we clone the slot's ref without consuming it.
+                let r = std::mem::ManuallyDrop::new(unsafe { spam_scheduler::TaskRef::<Process>::from_raw(*t) });
+                (*r).clone()
+            }
+        }
+    }
+}
+
 /// Options of `spawn_opt`.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOpts {
@@ -93,6 +130,38 @@ impl Runtime {
             scheduler: Mutex::new(Some(scheduler)),
             shut_down: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Finds a live process: without a pin when called from a worker of this VM (which is always
+    /// inside a poll: workers run nothing else), with a pin otherwise.
+    #[inline]
+    pub(crate) fn target(&self, pid: Pid) -> Option<Target<'_>> {
+        if self.sched.current_worker().is_some() {
+            // SAFETY: we are on a worker of this VM's scheduler, inside a poll; retirements
+            // wait for this scheduler's grace periods (`install_maintenance`), and the pointer
+            // is used only within this call chain.
+            unsafe { self.table.lookup_unpinned(pid) }.map(Target::InPoll)
+        } else {
+            self.table.pin(pid).map(Target::Pinned)
+        }
+    }
+
+    /// Hooks the table's grace-period maintenance into the scheduler's quiescent points. Call
+    /// once the runtime is at its final address (it is referenced by raw pointer).
+    pub fn install_maintenance(&self) {
+        struct RtPtr(*const Runtime);
+        // SAFETY: the hook runs on worker threads, which `shutdown` joins before the Runtime is
+        // freed; Runtime is Sync.
+        unsafe impl Send for RtPtr {}
+        // SAFETY: as above.
+        unsafe impl Sync for RtPtr {}
+        let rt = RtPtr(self);
+        self.sched.set_maintenance(Box::new(move |w| {
+            let rt = &rt;
+            // SAFETY: see RtPtr.
+            let rt = unsafe { &*rt.0 };
+            rt.table.maintain(w, rt.sched.quiescent())
+        }));
     }
 
     /// The scheduler handle (stats, blocking pool).
@@ -173,7 +242,7 @@ impl Runtime {
     /// Sends a message. A dead or never-existing pid is not an error (Erlang).
     #[inline]
     pub fn send_message<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
-        let Some(pinned) = self.table.pin(to) else {
+        let Some(pinned) = self.target(to) else {
             return Ok(());
         };
         let target = pinned.process();
@@ -198,7 +267,7 @@ impl Runtime {
     /// Sends a signal; always wakes the receiver (signals must be handled promptly, e.g. a kill
     /// of a process that waits on a timer). Returns the signal if the receiver is dead or exiting.
     pub(crate) fn send_signal(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
-        let Some(pinned) = self.table.pin(to) else {
+        let Some(pinned) = self.target(to) else {
             return Err(sig);
         };
         match pinned.process().mailbox.push(OwnedNode::signal(sig)) {
@@ -256,7 +325,7 @@ impl Runtime {
 
     /// Registers `pid` under `name` (registry.rs has the protocol against a racing exit).
     pub fn register(&self, pid: Pid, name: &str) -> Result<(), RegisterError> {
-        let Some(pinned) = self.table.pin(pid) else {
+        let Some(pinned) = self.target(pid) else {
             return Err(RegisterError::Noproc);
         };
         let proc = pinned.process();
@@ -279,7 +348,7 @@ impl Runtime {
     pub fn unregister(&self, name: &str) -> Result<(), RegisterError> {
         let not_registered = || RegisterError::NotRegistered(name.to_string());
         let pid = self.registry.whereis(name).ok_or_else(not_registered)?;
-        match self.table.pin(pid) {
+        match self.target(pid) {
             Some(pinned) => {
                 let mut ext = pinned.process().ext();
                 if ext.name.as_deref() == Some(name) && self.registry.remove(name, pid) {

@@ -21,13 +21,22 @@
 //!    pin on a vacant slot (which fails its serial check and unpins) is never lost.
 //!
 //! Invariant: a slot's task pointer is valid whenever pins > 0 and the serial matches the pinner's pid.
+//!
+//! # The worker path: no pin at all
+//! Inside a poll on a scheduler worker, a send reads the slot without pinning
+//! ([`Table::lookup_unpinned`]): the exiting process does not drop its owner pin at once but
+//! *retires* it ([`Table::retire`]) — the pid waits in its worker's limbo until a grace period
+//! has passed (`spam_scheduler::quiescent`: every worker has been between polls since the slot
+//! went DYING), and only then is the owner pin dropped (step 4 above). A pointer read during a
+//! poll is therefore valid until that poll ends. Threads that are not workers (timers, `Vm::send`,
+//! the blocking pool) keep using pins.
 
 use crate::pid::Pid;
 use crate::process::Process;
 use crossbeam_utils::CachePadded;
 use spam_scheduler::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering::*};
 use spam_scheduler::sync::Mutex;
-use spam_scheduler::TaskRef;
+use spam_scheduler::{Quiescent, Snapshot, TaskRef};
 use std::ptr;
 
 const PAGE_BITS: u32 = 12;
@@ -56,6 +65,16 @@ struct Shard {
     free: Mutex<Vec<u32>>,
     /// Inserts minus reclaims done by this shard's thread (may go negative).
     live: std::sync::atomic::AtomicIsize,
+    /// Exited processes waiting for a grace period before their owner pin is dropped.
+    limbo: Mutex<Limbo>,
+}
+
+/// Retired pids of one shard: `open` since the last quiescent point, `sealed` batches with the
+/// snapshot taken when they were sealed (after every pid in them was DYING).
+#[derive(Default)]
+struct Limbo {
+    open: Vec<Pid>,
+    sealed: std::collections::VecDeque<(Snapshot, Vec<Pid>)>,
 }
 
 /// Indices moved between a shard and the global free list at a time.
@@ -250,9 +269,10 @@ impl Table {
     }
 
     /// Step 3: LIVE → DYING. Called once, by the process itself, at the start of its exit.
+    /// SeqCst: it is the retiring write of the grace-period protocol (`quiescent.rs`).
     pub fn mark_dying(&self, pid: Pid) {
         let slot = self.slot(pid.index()).expect("a live process has a slot");
-        let prev = slot.state.fetch_xor(LIVE | DYING, AcqRel);
+        let prev = slot.state.fetch_xor(LIVE | DYING, SeqCst);
         debug_assert!(prev & LIVE != 0 && prev & DYING == 0);
     }
 
@@ -262,6 +282,68 @@ impl Table {
             let st = s.state.load(Acquire);
             (st >> 32) as u32 == pid.serial() && st & LIVE != 0
         })
+    }
+
+    /// Looks `pid` up without pinning it: the raw task pointer of a LIVE process.
+    ///
+    /// # Safety
+    /// The caller runs inside a poll on a worker of the scheduler whose [`Quiescent`] is passed
+    /// to [`Table::retire`] and [`Table::maintain`], and uses the pointer only until that poll
+    /// ends (the grace period keeps it valid that long).
+    #[inline]
+    pub unsafe fn lookup_unpinned(&self, pid: Pid) -> Option<*const ()> {
+        let slot = self.slot(pid.index())?;
+        let s = slot.state.load(Acquire);
+        if (s >> 32) as u32 != pid.serial() || s & LIVE == 0 {
+            return None;
+        }
+        // Not reclaimable before this poll ends, so the pointer belongs to `pid`'s serial.
+        Some(slot.task.load(Acquire) as *const ())
+    }
+
+    /// End of exit: instead of dropping the owner pin now, park the pid in this thread's limbo
+    /// until a grace period has passed (see "The worker path"). Call after [`Table::mark_dying`].
+    pub fn retire(&self, pid: Pid) {
+        self.shard().limbo.lock().open.push(pid);
+    }
+
+    /// At a quiescent point of worker `w`: seals the open batch of `w`'s shard (and of the
+    /// shared one) with a fresh snapshot, and drops the owner pins of every batch whose grace
+    /// period has passed. Returns `true` if some pids still wait.
+    pub fn maintain(&self, w: usize, q: &Quiescent) -> bool {
+        let last = self.shards.len() - 1;
+        let mine = w.min(last);
+        let mut waiting = self.maintain_shard(&self.shards[mine], q, true);
+        if mine != last {
+            waiting |= self.maintain_shard(&self.shards[last], q, false);
+        }
+        waiting
+    }
+
+    fn maintain_shard(&self, shard: &Shard, q: &Quiescent, own: bool) -> bool {
+        let mut limbo = if own {
+            shard.limbo.lock()
+        } else {
+            match shard.limbo.try_lock() {
+                Some(l) => l,
+                None => return true, // someone else is at it; retry later
+            }
+        };
+        if !limbo.open.is_empty() {
+            // Every pid in `open` is DYING already: the snapshot comes after the retiring writes.
+            let batch = std::mem::take(&mut limbo.open);
+            limbo.sealed.push_back((q.snapshot(), batch));
+        }
+        let mut ready = Vec::new();
+        while limbo.sealed.front().is_some_and(|(snap, _)| q.elapsed(snap)) {
+            ready.extend(limbo.sealed.pop_front().expect("front exists").1);
+        }
+        let waiting = !limbo.sealed.is_empty();
+        drop(limbo);
+        for pid in ready {
+            self.release_owner(pid);
+        }
+        waiting
     }
 
     /// Drops the owner pin of `pid` (end of exit).
