@@ -50,19 +50,12 @@ fn run(schedulers: usize, workers: u64, n: u64) -> (u64, Duration) {
 fn main() {
     let mut args = std::env::args().skip(1);
     let workers: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
-    let n: u64 = args
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20_000_000);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000_000);
     let all = num_cpus::get();
     let (s1, t1) = run(1, workers, n);
     let (sn, tn) = run(all, workers, n);
     assert_eq!(s1, sn, "same sum at any scheduler count");
     println!("sum = {s1}");
     println!("1 scheduler:   {:.3} s", t1.as_secs_f64());
-    println!(
-        "{all} schedulers: {:.3} s  (speedup {:.2}x)",
-        tn.as_secs_f64(),
-        t1.as_secs_f64() / tn.as_secs_f64()
-    );
+    println!("{all} schedulers: {:.3} s  (speedup {:.2}x)", tn.as_secs_f64(), t1.as_secs_f64() / tn.as_secs_f64());
 }

@@ -7,14 +7,8 @@ use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let rounds: u64 = args
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
-    let schedulers: usize = args
-        .next()
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(num_cpus::get);
+    let rounds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let schedulers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or_else(num_cpus::get);
     let vm = Vm::builder().schedulers(schedulers).build();
     let reason = vm.run(async move {
         let me = self_pid().unwrap();

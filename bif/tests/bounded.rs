@@ -1,19 +1,14 @@
 //! Bounded mailboxes: `try_send` hands the message back when full, `send_async` waits for room,
 //! and signals are never refused by the bound (DESIGN Semantics 10).
 
-use spam::{
-    recv, self_pid, send, send_async, spawn_opt, try_send, Down, Reason, SendError, SpawnOpts, Vm,
-};
+use spam::{recv, self_pid, send, send_async, spawn_opt, try_send, Down, Reason, SendError, SpawnOpts, Vm};
 
 fn run(f: impl std::future::Future<Output = ()> + Send + 'static) {
     assert_eq!(Vm::builder().schedulers(2).build().run(f), Reason::Normal);
 }
 
 fn bounded(cap: usize) -> SpawnOpts {
-    SpawnOpts {
-        mailbox_capacity: Some(cap),
-        ..SpawnOpts::default()
-    }
+    SpawnOpts { mailbox_capacity: Some(cap), ..SpawnOpts::default() }
 }
 
 /// A full bounded mailbox refuses `try_send` (and `send`) with `Full(msg)`; room comes back as

@@ -46,9 +46,7 @@ fn selective_receive_keeps_skipped_messages_in_order() {
         send(me, "marker").unwrap();
         let m = receive_match(|m: &Msg| m.is::<&str>()).await.unwrap();
         assert_eq!(m.downcast::<&str>().unwrap(), "marker");
-        let odd = receive_match(|m: &Msg| m.downcast_ref::<u32>().is_some_and(|n| n % 2 == 1))
-            .await
-            .unwrap();
+        let odd = receive_match(|m: &Msg| m.downcast_ref::<u32>().is_some_and(|n| n % 2 == 1)).await.unwrap();
         assert_eq!(odd.downcast::<u32>().unwrap(), 1);
         let rest: Vec<u32> = {
             let mut v = Vec::new();
@@ -104,10 +102,7 @@ fn msg_is_downcast_and_downcast_ref() {
         let m = receive().await.unwrap();
         assert!(m.is::<String>());
         assert!(!m.is::<&str>());
-        assert_eq!(
-            m.downcast_ref::<String>().map(String::as_str),
-            Some("hello")
-        );
+        assert_eq!(m.downcast_ref::<String>().map(String::as_str), Some("hello"));
         let m = m.downcast::<u32>().unwrap_err();
         assert_eq!(m.downcast::<String>().unwrap(), "hello");
         assert_eq!(recv::<Vec<u8>>().await.unwrap(), vec![1, 2, 3]);
@@ -125,10 +120,7 @@ fn unmatched_message_stays_in_mailbox() {
         assert_eq!(recv::<u8>().await.unwrap(), 7);
         let info = spam::process_info(me).unwrap().unwrap();
         assert_eq!(info.message_queue_len, 1);
-        let left = spam::receive_timeout(Duration::ZERO)
-            .await
-            .unwrap()
-            .unwrap();
+        let left = spam::receive_timeout(Duration::ZERO).await.unwrap().unwrap();
         assert_eq!(left.downcast::<f64>().unwrap(), 1.5);
     });
     assert_eq!(reason, Reason::Normal);

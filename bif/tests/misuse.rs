@@ -18,51 +18,24 @@ fn every_process_function_outside_a_process_returns_not_in_process() {
     assert_eq!(spawn(async {}), Err(NotInProcess));
     assert_eq!(spawn_link(async {}), Err(NotInProcess));
     assert_eq!(spawn_monitor(async {}), Err(NotInProcess));
-    assert_eq!(
-        spawn_opt(async {}, SpawnOpts::default()).unwrap_err(),
-        SpawnError::NotInProcess
-    );
+    assert_eq!(spawn_opt(async {}, SpawnOpts::default()).unwrap_err(), SpawnError::NotInProcess);
     assert!(matches!(send("x", 1u8), Err(SendError::NotInProcess(1))));
-    assert!(matches!(
-        try_send("x", 1u8),
-        Err(SendError::NotInProcess(1))
-    ));
+    assert!(matches!(try_send("x", 1u8), Err(SendError::NotInProcess(1))));
     assert_eq!(register("x"), Err(RegisterError::NotInProcess));
     assert_eq!(unregister("x"), Err(RegisterError::NotInProcess));
     assert_eq!(whereis("x"), Err(NotInProcess));
     assert_eq!(processes(), Err(NotInProcess));
     assert_eq!(trap_exit(true), Err(NotInProcess));
     assert_eq!(demonitor(Ref::make(), true), Err(NotInProcess));
-    assert!(matches!(
-        poll_once(receive()),
-        Poll::Ready(Err(NotInProcess))
-    ));
-    assert!(matches!(
-        poll_once(recv::<u8>()),
-        Poll::Ready(Err(NotInProcess))
-    ));
-    assert!(matches!(
-        poll_once(receive_timeout(Duration::ZERO)),
-        Poll::Ready(Err(NotInProcess))
-    ));
-    assert!(matches!(
-        poll_once(send_async("x", 2u8)),
-        Poll::Ready(Err(SendError::NotInProcess(2)))
-    ));
-    assert!(matches!(
-        poll_once(spawn_blocking(|| 1)),
-        Poll::Ready(Err(BlockingError::NotInProcess))
-    ));
+    assert!(matches!(poll_once(receive()), Poll::Ready(Err(NotInProcess))));
+    assert!(matches!(poll_once(recv::<u8>()), Poll::Ready(Err(NotInProcess))));
+    assert!(matches!(poll_once(receive_timeout(Duration::ZERO)), Poll::Ready(Err(NotInProcess))));
+    assert!(matches!(poll_once(send_async("x", 2u8)), Poll::Ready(Err(SendError::NotInProcess(2)))));
+    assert!(matches!(poll_once(spawn_blocking(|| 1)), Poll::Ready(Err(BlockingError::NotInProcess))));
     assert_eq!(exit_self(Reason::Normal), NotInProcess);
-    assert_eq!(
-        send_after(Duration::ZERO, "x", 1u8).unwrap_err(),
-        NotInProcess
-    );
+    assert_eq!(send_after(Duration::ZERO, "x", 1u8).unwrap_err(), NotInProcess);
     assert_eq!(monitor("x"), Err(NotInProcess));
-    assert_eq!(
-        process_info(self_pid().unwrap_or(Pid::UNDEFINED)),
-        Err(NotInProcess)
-    );
+    assert_eq!(process_info(self_pid().unwrap_or(Pid::UNDEFINED)), Err(NotInProcess));
     assert_eq!(link(Pid::UNDEFINED), Err(LinkError::NotInProcess));
     assert_eq!(unlink(Pid::UNDEFINED), Err(NotInProcess));
     assert_eq!(exit(Pid::UNDEFINED, Reason::Kill), Err(NotInProcess));

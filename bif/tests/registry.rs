@@ -1,9 +1,6 @@
 //! Name registry rules (DESIGN Semantics 8; Erlang `register/2`, `whereis/1`, `Name ! Msg`).
 
-use spam::{
-    recv, register, register_pid, self_pid, send, spawn, spawn_monitor, unregister, whereis, Down,
-    Reason,
-};
+use spam::{recv, register, register_pid, self_pid, send, spawn, spawn_monitor, unregister, whereis, Down, Reason};
 use spam::{RegisterError, SendError, Vm};
 
 fn run(f: impl std::future::Future<Output = ()> + Send + 'static) {
@@ -43,18 +40,12 @@ fn registry_errors_taken_name_second_name_dead_pid_unknown_name() {
             let _ = recv::<()>().await;
         })
         .unwrap();
-        assert_eq!(
-            register_pid("taken", other),
-            Err(RegisterError::NameTaken("taken".into()))
-        );
+        assert_eq!(register_pid("taken", other), Err(RegisterError::NameTaken("taken".into())));
         assert_eq!(register("second"), Err(RegisterError::AlreadyNamed));
         let (dead, _) = spawn_monitor(async {}).unwrap();
         let _: Down = recv().await.unwrap();
         assert_eq!(register_pid("ghost", dead), Err(RegisterError::Noproc));
-        assert_eq!(
-            unregister("never"),
-            Err(RegisterError::NotRegistered("never".into()))
-        );
+        assert_eq!(unregister("never"), Err(RegisterError::NotRegistered("never".into())));
         unregister("taken").unwrap();
         assert_eq!(whereis("taken").unwrap(), None);
         register_pid("taken", other).unwrap();

@@ -44,18 +44,11 @@ fn spawn_100k_processes_from_many_spawners_all_accounted_for() {
     while vm.process_count() > 0 {
         std::thread::yield_now();
         spins += 1;
-        assert!(
-            spins < 100_000_000,
-            "processes leaked: {}",
-            vm.process_count()
-        );
+        assert!(spins < 100_000_000, "processes leaked: {}", vm.process_count());
     }
     let stats = vm.scheduler_stats();
     assert_eq!(stats.len(), 2);
-    assert!(
-        stats.iter().all(|s| s.polls > 0),
-        "both schedulers ran processes: {stats:?}"
-    );
+    assert!(stats.iter().all(|s| s.polls > 0), "both schedulers ran processes: {stats:?}");
 }
 
 /// A panicking process exits with `Reason::Panic(message)`; the VM and other processes go on.
@@ -77,10 +70,7 @@ fn panic_is_isolated_and_becomes_the_exit_reason() {
     });
     assert_eq!(reason, Reason::Normal);
     // A panicking root is reported as such by `run`.
-    assert_eq!(
-        vm.run(async { panic!("root") }),
-        Reason::Panic("root".into())
-    );
+    assert_eq!(vm.run(async { panic!("root") }), Reason::Panic("root".into()));
     assert_eq!(vm.run(async {}), Reason::Normal);
 }
 

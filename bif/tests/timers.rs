@@ -1,10 +1,7 @@
 //! Timers: `receive ... after` (receive_timeout), send_after, cancel_timer. Ordering and
 //! counts only; timing figures live in the benchmark suite.
 
-use spam::{
-    cancel_timer, receive_match_timeout, receive_timeout, recv, self_pid, send, send_after, spawn,
-    Msg,
-};
+use spam::{cancel_timer, receive_match_timeout, receive_timeout, recv, self_pid, send, send_after, spawn, Msg};
 use spam::{Reason, Vm};
 use std::time::Duration;
 
@@ -23,18 +20,8 @@ fn receive_after_zero_never_blocks_and_keeps_skipped_messages_in_order() {
         for c in ['a', 'b', 'c', 'd'] {
             send(me, c).unwrap();
         }
-        assert!(
-            receive_match_timeout(|m: &Msg| m.is::<u64>(), Duration::ZERO)
-                .await
-                .unwrap()
-                .is_none()
-        );
-        let c = receive_match_timeout(
-            |m: &Msg| m.downcast_ref::<char>() == Some(&'c'),
-            Duration::ZERO,
-        )
-        .await
-        .unwrap();
+        assert!(receive_match_timeout(|m: &Msg| m.is::<u64>(), Duration::ZERO).await.unwrap().is_none());
+        let c = receive_match_timeout(|m: &Msg| m.downcast_ref::<char>() == Some(&'c'), Duration::ZERO).await.unwrap();
         assert_eq!(c.unwrap().downcast::<char>().unwrap(), 'c');
         let mut rest = Vec::new();
         while let Some(m) = receive_timeout(Duration::ZERO).await.unwrap() {
@@ -49,21 +36,10 @@ fn receive_after_zero_never_blocks_and_keeps_skipped_messages_in_order() {
 #[test]
 fn receive_timeout_expires_with_none_or_returns_the_message() {
     run(async {
-        assert!(receive_timeout(Duration::from_millis(5))
-            .await
-            .unwrap()
-            .is_none());
+        assert!(receive_timeout(Duration::from_millis(5)).await.unwrap().is_none());
         let me = self_pid().unwrap();
         send(me, 1u8).unwrap();
-        assert_eq!(
-            receive_timeout(LONG)
-                .await
-                .unwrap()
-                .unwrap()
-                .downcast::<u8>()
-                .unwrap(),
-            1
-        );
+        assert_eq!(receive_timeout(LONG).await.unwrap().unwrap().downcast::<u8>().unwrap(), 1);
     });
 }
 
@@ -98,13 +74,7 @@ fn send_after_delivers_in_deadline_order_and_cancel_reports_time_left() {
         let left = cancel_timer(pending).unwrap().expect("still pending");
         assert!(left <= LONG && left > Duration::from_secs(3000));
         assert_eq!(cancel_timer(pending).unwrap(), None, "cancelled twice");
-        assert!(
-            receive_timeout(Duration::from_millis(2))
-                .await
-                .unwrap()
-                .is_none(),
-            "cancelled timer never fires"
-        );
+        assert!(receive_timeout(Duration::from_millis(2)).await.unwrap().is_none(), "cancelled timer never fires");
     });
 }
 
@@ -124,9 +94,7 @@ fn send_after_to_a_registered_name_delivers() {
 fn many_pending_timers_are_cancelled() {
     run(async {
         let me = self_pid().unwrap();
-        let refs: Vec<_> = (0..100_000u32)
-            .map(|i| send_after(LONG, me, i).unwrap())
-            .collect();
+        let refs: Vec<_> = (0..100_000u32).map(|i| send_after(LONG, me, i).unwrap()).collect();
         for r in refs {
             assert!(cancel_timer(r).unwrap().is_some());
         }

@@ -69,6 +69,11 @@ impl Quiescent {
 
     /// Step 3, reusing `into`'s buffer.
     pub fn snapshot_into(&self, into: &mut Snapshot) {
+        // Orders the retiring writes before the loads below in the SeqCst order by a fence, not
+        // only by the SeqCst loads themselves: the proof above then uses fences on both sides,
+        // which is also what loom models (it treats SeqCst accesses as AcqRel). One fence per
+        // sealed batch of retirements.
+        fence(SeqCst);
         into.0.clear();
         into.0.extend(self.qs.iter().map(|q| q.load(SeqCst)));
     }

@@ -18,7 +18,10 @@
 //! | `DONE`                 | completed or cancelled; the future is dropped         |
 //!
 //! Transitions (all by CAS or RMW on the one word, so flag and refcount move together):
-//! 1. wake, idle → `SCHEDULED` (+1 ref, handed to the queue). wake, `SCHEDULED`/`NOTIFIED`/`DONE` → no-op.
+//! 1. wake, idle → `SCHEDULED` (+1 ref, handed to the queue). wake, `DONE` → no-op.
+//!    wake, `SCHEDULED`/`NOTIFIED` → no-op, *confirmed by a CAS of the state onto itself*: a plain
+//!    load could be stale (store buffering: the waker's push and the worker's "mailbox empty?"
+//!    load can miss each other), and the CAS's release is what the coming poll acquires.
 //!    wake, `RUNNING` → `RUNNING | NOTIFIED` (no ref: the running worker already holds one).
 //! 2. run: `SCHEDULED` → `RUNNING`, consuming the queue's ref into the worker.
 //! 3. after a `Pending` poll: `RUNNING | NOTIFIED` → `SCHEDULED` (the worker's ref goes back to a
@@ -249,8 +252,20 @@ impl RawTask {
         let state = &self.header().state;
         let mut cur = state.load(Acquire);
         loop {
-            if cur & (DONE | SCHEDULED | NOTIFIED) != 0 {
+            if cur & DONE != 0 {
                 return;
+            }
+            if cur & (SCHEDULED | NOTIFIED) != 0 {
+                // Already due a poll. Confirm it with an RMW rather than the load, which may be
+                // stale: the RMW reads the latest state, and its release is what the coming poll
+                // acquires, so that poll sees what the waker did before waking.
+                match state.compare_exchange_weak(cur, cur, AcqRel, Acquire) {
+                    Ok(_) => return,
+                    Err(actual) => {
+                        cur = actual;
+                        continue;
+                    }
+                }
             }
             let running = cur & RUNNING != 0;
             let next = if running { cur | NOTIFIED } else { (cur | SCHEDULED) + REF_ONE };

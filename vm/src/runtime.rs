@@ -164,6 +164,17 @@ impl Runtime {
         }));
     }
 
+    /// loom models only (`--cfg spam_loom`): lets a grace period pass, as the quiescent points
+    /// of worker 0 would between polls (a model has no workers): seals the pids retired so far,
+    /// announces, and drops the owner pins that are then due (`Table::maintain`).
+    #[cfg(spam_loom)]
+    pub fn loom_grace_period(&self) {
+        let q = self.sched.quiescent();
+        self.table.maintain(0, q);
+        q.announce(0);
+        self.table.maintain(0, q);
+    }
+
     /// The scheduler handle (stats, blocking pool).
     pub fn scheduler(&self) -> &Handle {
         &self.sched

@@ -63,7 +63,8 @@ struct Page {
 #[derive(Default)]
 struct Shard {
     free: Mutex<Vec<u32>>,
-    /// Inserts minus reclaims done by this shard's thread (may go negative).
+    /// Inserts minus reclaims done on this shard (may go negative). An RMW: threads that are not
+    /// workers share a shard, and so do workers of two VMs with the same index.
     live: std::sync::atomic::AtomicIsize,
     /// Exited processes waiting for a grace period before their owner pin is dropped.
     limbo: Mutex<Limbo>,
@@ -229,8 +230,7 @@ impl Table {
         let prev = slot.state.fetch_add(LIVE | 1, Release);
         debug_assert_eq!((prev >> 32) as u32, pid.serial());
         debug_assert_eq!(prev & (LIVE | DYING), 0);
-        let live = &self.shard().live;
-        live.store(live.load(Relaxed) + 1, Relaxed);
+        self.shard().live.fetch_add(1, Relaxed);
     }
 
     /// Step 1: pins `pid` if it is alive (LIVE, not DYING).
@@ -261,8 +261,7 @@ impl Table {
         if slot.state.compare_exchange(expected, vacant, AcqRel, Relaxed).is_ok() {
             let task = slot.task.swap(ptr::null_mut(), AcqRel);
             self.put_free(index);
-            let live = &self.shard().live;
-            live.store(live.load(Relaxed) - 1, Relaxed);
+            self.shard().live.fetch_sub(1, Relaxed);
             // SAFETY: the winning CAS makes us the only owner of the slot's task ref.
             drop(unsafe { TaskRef::<Process>::from_raw(task) });
         }
