@@ -79,21 +79,21 @@ impl Sizes {
         }
     }
 
-    /// `--quick`: every size cut by 20 to 100 so the suite ends well within a minute.
+    /// `--quick`: every size cut by 10 to 100 (most by 20) so the suite ends well within a minute.
     pub fn quick(cores: usize) -> Sizes {
         Sizes {
             memory_n: 10_000,
             skynet_n: 10_000,
-            fjcreate_n: vec![2_000, 10_000],
-            pingpong_n: 20_000,
-            threadring_r: 2_000,
-            ring_n: 10_000,
-            fanin_n: 20_000,
-            fjthrput_n: 200,
-            fib_n: 15,
-            big_n: 400,
-            chameneos_n: 4_000,
-            mandelbrot_size: 200,
+            fjcreate_n: vec![2_000, 50_000],
+            pingpong_n: 50_000,
+            threadring_r: 5_000,
+            ring_n: 50_000,
+            fanin_n: 50_000,
+            fjthrput_n: 500,
+            fib_n: 18,
+            big_n: 1_000,
+            chameneos_n: 10_000,
+            mandelbrot_size: 250,
             mandelbrot_chunks: 50,
             ..Sizes::full(cores)
         }
@@ -185,7 +185,7 @@ pub struct Config {
     pub quick: bool,
     /// `--only`: row names, benchmark names or families; empty = all.
     pub only: Vec<String>,
-    /// The scaling sweep, e.g. `[1, 2]`.
+    /// The scaling sweep, e.g. `[1, 2, 4, 8]`.
     pub schedulers: Vec<usize>,
     pub runs: usize,
     pub warmup: usize,
@@ -194,8 +194,8 @@ pub struct Config {
     pub erlang: bool,
     /// Where report.md and the SVGs go (default `<target>/spam-bench`).
     pub out: Option<PathBuf>,
-    /// Wall-clock limit for one `erl` invocation.
-    pub erl_timeout: Duration,
+    /// Wall-clock limit for one in-process figure or one `erl` invocation.
+    pub timeout: Duration,
     pub sizes: Sizes,
 }
 
@@ -208,14 +208,15 @@ USAGE: spam-benches [FLAGS]
   --only A,B,..        run only these rows, benchmarks or families
                        (memory, spawn, skynet, fjcreate, pingpong, ring, threadring, fanin,
                         forkjoin, fjthrput, fib, many, big, chameneos, cpu, mandelbrot)
-  --schedulers 1,2     scheduler counts of the sweep (default 1..=num_cpus)
+  --schedulers 1,2     scheduler counts of the sweep (default 1, 2, 4, .. and num_cpus)
   --runs N             timed runs per figure, the median is reported (default 5, quick 3)
   --warmup N           untimed runs before them (default 1)
   --no-spam            skip the SPAM side
   --no-tokio           skip the tokio side
   --no-erlang          skip the Erlang side (skipped anyway when `erl` is not on PATH)
   --out DIR            where report.md and the plots go (default target/spam-bench)
-  --erl-timeout SECS   limit for one erl run (default 1800, quick 300)
+  --timeout SECS       limit for one SPAM/tokio figure or one erl run; a hang fails the
+                       suite (default 1800, quick 300)
   --list               print the cases with their sizes and exit
   -h, --help           this text
 
@@ -239,7 +240,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
     let mut warmup = 1;
     let (mut spam, mut tokio, mut erlang) = (cfg!(feature = "spam"), true, true);
     let mut out = None;
-    let mut erl_timeout = None;
+    let mut timeout = None;
     let mut size_overrides: Vec<(String, String)> = Vec::new();
 
     let mut it = args.into_iter();
@@ -272,7 +273,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
             "--no-tokio" => tokio = false,
             "--no-erlang" => erlang = false,
             "--out" => out = Some(PathBuf::from(value()?)),
-            "--erl-timeout" => erl_timeout = Some(Duration::from_secs(count(value()?)? as u64)),
+            "--timeout" => timeout = Some(Duration::from_secs(count(value()?)? as u64)),
             f if SIZE_FLAGS.iter().any(|(s, _)| *s == f) => size_overrides.push((flag.clone(), value()?)),
             _ => return Err(format!("unknown flag {arg} (try --help)")),
         }
@@ -286,17 +287,24 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
     let config = Config {
         quick,
         only,
-        schedulers: schedulers.unwrap_or_else(|| (1..=cores).collect()),
+        schedulers: schedulers.unwrap_or_else(|| default_sweep(cores)),
         runs: runs.unwrap_or(if quick { 3 } else { 5 }),
         warmup,
         spam,
         tokio,
         erlang,
         out,
-        erl_timeout: erl_timeout.unwrap_or(Duration::from_secs(if quick { 300 } else { 1800 })),
+        timeout: timeout.unwrap_or(Duration::from_secs(if quick { 300 } else { 1800 })),
         sizes,
     };
     Ok(if list { Parsed::List(config) } else { Parsed::Run(config) })
+}
+
+/// The default sweep: powers of two below `cores`, then `cores` itself (1, 2, 4, 6 on 6 cores).
+pub fn default_sweep(cores: usize) -> Vec<usize> {
+    let mut v: Vec<usize> = std::iter::successors(Some(1usize), |n| Some(n * 2)).take_while(|&n| n < cores).collect();
+    v.push(cores.max(1));
+    v
 }
 
 /// The help text with the size flags appended.
@@ -306,4 +314,43 @@ pub fn usage() -> String {
         s.push_str(&format!("  {flag:<22} {what}\n"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(args: &[&str]) -> Config {
+        match parse(args.iter().map(|s| s.to_string()), 4) {
+            Ok(Parsed::Run(c)) => c,
+            _ => panic!("{args:?} did not parse"),
+        }
+    }
+
+    #[test]
+    fn default_sweep_is_powers_of_two_and_all_cores() {
+        assert_eq!(default_sweep(1), vec![1]);
+        assert_eq!(default_sweep(2), vec![1, 2]);
+        assert_eq!(default_sweep(6), vec![1, 2, 4, 6]);
+        assert_eq!(default_sweep(8), vec![1, 2, 4, 8]);
+    }
+
+    #[test]
+    fn flags_and_size_overrides() {
+        let c = parse_ok(&["--quick", "--skynet-n", "1000", "--only=fib,ring", "--schedulers", "1,3"]);
+        assert!(c.quick);
+        assert_eq!(c.sizes.skynet_n, 1000);
+        assert_eq!(c.only, vec!["fib", "ring"]);
+        assert_eq!(c.schedulers, vec![1, 3]);
+        assert_eq!(c.runs, 3);
+        // An override wins over --quick whatever the order.
+        assert_eq!(parse_ok(&["--fib-n", "20", "--quick"]).sizes.fib_n, 20);
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        for bad in [&["--skynet-n", "1234"][..], &["--bogus"], &["--runs"], &["--chameneos-creatures", "1"]] {
+            assert!(parse(bad.iter().map(|s| s.to_string()), 4).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! Every runtime times a run the same way: the clock starts inside the runtime (in the root
 //! process or driver task, after the runtime is up) and stops when the checksum is in hand.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use mimalloc::MiMalloc as System;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -31,7 +32,8 @@ pub struct Sample {
     pub checksums: Vec<u64>,
     /// Peak resident set of the whole OS process during the case (VmHWM after a reset).
     pub peak_rss: Option<u64>,
-    /// Heap bytes per live idle process (the `memory` case only).
+    /// Heap bytes per live idle process (the `memory` case only): the largest over all runs,
+    /// so one-time growth (process table pages, queue buffers) in the first run counts.
     pub bytes_per_proc: Option<f64>,
 }
 
@@ -42,6 +44,13 @@ impl Sample {
             self.runs_ns.push(elapsed.as_nanos() as u64);
         }
         self.checksums.push(checksum);
+    }
+
+    /// Records the bytes per process one run measured (keeping the largest).
+    pub fn record_bytes(&mut self, bytes_per_proc: Option<f64>) {
+        if let Some(b) = bytes_per_proc {
+            self.bytes_per_proc = Some(self.bytes_per_proc.map_or(b, |old| old.max(b)));
+        }
     }
 
     pub fn median_ns(&self) -> u64 {
@@ -63,13 +72,6 @@ pub fn median(v: &[u64]) -> u64 {
     let mut v = v.to_vec();
     v.sort_unstable();
     v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0)
-}
-
-/// Current resident set in bytes (`/proc/self/statm`, second field, in pages).
-pub fn rss_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }
 
 /// Peak resident set in bytes since start or the last [`reset_peak_rss`] (`VmHWM`).
@@ -107,7 +109,8 @@ fn trim_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_heap() {}
 
-/// The global allocator of the suite: the system allocator plus a live-byte counter that only
+/// The global allocator of the suite: mimalloc (for SPAM and tokio alike: glibc's arena locks
+/// took ~17% of a 2-scheduler spawn storm, see benches/README.md) plus a live-byte counter that only
 /// counts while [`LiveHeap::start`] has switched it on, so timed runs pay one relaxed load of a
 /// read-mostly flag per allocation and no shared writes.
 pub struct CountingAlloc;

@@ -85,16 +85,7 @@ impl Case {
             Kind::Chameneos { .. } => ("chameneos", "many", "meeting"),
             Kind::Mandelbrot { .. } => ("mandelbrot", "cpu", "pixel"),
         };
-        Case {
-            name: name.into(),
-            bench,
-            family,
-            op,
-            ops: kind.ops(),
-            expected: kind.expected(),
-            kind,
-            sched,
-        }
+        Case { name: name.into(), bench, family, op, ops: kind.ops(), expected: kind.expected(), kind, sched }
     }
 
     /// The scheduler counts this case runs at, given the sweep.
@@ -107,10 +98,7 @@ impl Case {
 
     /// `true` if `--only` selects this case (by row name, benchmark or family).
     pub fn selected(&self, only: &[String]) -> bool {
-        only.is_empty()
-            || only
-                .iter()
-                .any(|o| o == &self.name || o == self.bench || o == self.family)
+        only.is_empty() || only.iter().any(|o| o == &self.name || o == self.bench || o == self.family)
     }
 
     /// The case as the Erlang driver takes it: `name=kind,arg,...`.
@@ -178,9 +166,7 @@ impl Kind {
             Kind::Fib { n } => fib(n),
             Kind::Big { actors, pings } => actors * pings,
             Kind::Chameneos { meetings, .. } => 2 * meetings,
-            Kind::Mandelbrot { size, max_iter, .. } => (0..size)
-                .map(|y| mandel_rows(y, y + 1, size, max_iter))
-                .sum(),
+            Kind::Mandelbrot { size, max_iter, .. } => (0..size).map(|y| mandel_rows(y, y + 1, size, max_iter)).sum(),
         }
     }
 }

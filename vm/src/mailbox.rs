@@ -83,14 +83,24 @@ impl Mailbox {
     }
 
     /// Consumer: takes everything pushed so far, oldest first. Clears a `WAITING` flag.
+    /// (The process drain orders batches itself, see `Process::drain`; the loom models use this.)
+    #[cfg_attr(not(spam_loom), allow(dead_code))]
     pub(crate) fn take_all(&self) -> Batch {
+        let newest_first = self.take_newest_first();
+        let top = newest_first.0;
+        std::mem::forget(newest_first);
+        Batch(reverse(top))
+    }
+
+    /// Consumer: takes everything pushed so far as pushed, *newest first* (no reversal: the
+    /// caller orders it, touching each node once). Clears a `WAITING` flag.
+    pub(crate) fn take_newest_first(&self) -> Batch {
         let cur = self.head.load(Relaxed);
         if !is_node(cur) {
             // Fast path: nothing queued (EMPTY, WAITING or CLOSED); leave the flag alone.
             return Batch(ptr::null_mut());
         }
-        let top = self.head.swap(ptr::null_mut(), Acquire);
-        Batch(reverse(top))
+        Batch(self.head.swap(ptr::null_mut(), Acquire))
     }
 
     /// `true` if nodes are queued (a hint: a push may land right after).
@@ -166,8 +176,8 @@ impl Drop for Mailbox {
     }
 }
 
-/// Nodes taken from a mailbox, oldest first; owned by the consumer. Unconsumed nodes are freed
-/// on drop.
+/// Nodes taken from a mailbox (oldest first from `take_all`/`close`, newest first from
+/// `take_newest_first`); owned by the consumer. Unconsumed nodes are freed on drop.
 pub(crate) struct Batch(*mut NodeHeader);
 
 // SAFETY: a Batch uniquely owns its nodes, whose payloads are Send.

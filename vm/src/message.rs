@@ -102,6 +102,52 @@ impl Drop for OwnedNode {
     }
 }
 
+/// A node taken apart for the drain: its kind and its fat pointer, read from the header once,
+/// so that ordering a batch never touches the (likely cold) nodes again. Owns the node.
+pub(crate) struct Parts {
+    pub(crate) kind: Kind,
+    fat: NonNull<Node<dyn Any + Send>>,
+}
+
+// SAFETY: owns a node whose payload is Send (as OwnedNode).
+unsafe impl Send for Parts {}
+
+impl OwnedNode {
+    pub(crate) fn into_parts(self) -> Parts {
+        let kind = self.kind();
+        let fat = Box::into_raw(self.into_fat());
+        // SAFETY: from Box::into_raw, never null.
+        Parts { kind, fat: unsafe { NonNull::new_unchecked(fat) } }
+    }
+}
+
+impl Parts {
+    fn into_box(self) -> Box<Node<dyn Any + Send>> {
+        let fat = self.fat.as_ptr();
+        std::mem::forget(self);
+        // SAFETY: we own the node, made by Box::new and unsized in place (see `into_parts`).
+        unsafe { Box::from_raw(fat) }
+    }
+    pub(crate) fn into_msg(self) -> Msg {
+        debug_assert_ne!(self.kind, Kind::Signal);
+        Msg(self.into_box())
+    }
+    pub(crate) fn into_signal(self) -> Signal {
+        debug_assert_eq!(self.kind, Kind::Signal);
+        match Msg(self.into_box()).downcast::<Signal>() {
+            Ok(s) => s,
+            Err(_) => unreachable!("a signal node always carries a Signal"),
+        }
+    }
+}
+
+impl Drop for Parts {
+    fn drop(&mut self) {
+        // SAFETY: as in `into_box`; this is the last use.
+        drop(unsafe { Box::from_raw(self.fat.as_ptr()) });
+    }
+}
+
 /// A received message: any `Send + 'static` value, typed at run time.
 pub struct Msg(Box<Node<dyn Any + Send>>);
 

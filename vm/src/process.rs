@@ -14,7 +14,7 @@
 
 use crate::context::CurrentGuard;
 use crate::mailbox::Mailbox;
-use crate::message::{Kind, Msg, OwnedNode};
+use crate::message::{Kind, Msg, OwnedNode, Parts};
 use crate::pid::{Pid, Ref};
 use crate::reason::Reason;
 use crate::registry::Name;
@@ -27,6 +27,15 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
+
+std::thread_local! {
+    /// The drain's scratch vector, reused across drains on this thread (not a sync protocol:
+    /// a plain thread-local, like the scheduler's budget).
+    static DRAIN_SCRATCH: std::cell::Cell<Vec<Parts>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The drain keeps its scratch vector up to this capacity; a larger one (a flood) is freed.
+const SCRATCH_KEEP: usize = 4096;
 
 /// Called once with the exit reason.
 pub type ExitHook = Box<dyn FnOnce(&Reason) + Send>;
@@ -143,16 +152,25 @@ impl Process {
 
     /// Moves everything queued in the mailbox into the save queue, handling signals on the way
     /// (see the table in `signal.rs`). Owner only.
+    ///
+    /// One pass over the (possibly long and cache-cold) stack reads each node's header into a
+    /// per-thread scratch vector; a second pass over that vector, oldest first, files messages
+    /// and handles signals. Each node is touched here once, and once more when it is received.
     pub(crate) fn drain(&self) {
-        let batch = self.mailbox.take_all();
+        let batch = self.mailbox.take_newest_first();
         if batch.is_empty() {
             return;
         }
-        for node in batch {
-            match node.kind() {
-                Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
-                Kind::Signal => self.handle_signal(node.into_signal()),
+        let mut parts = DRAIN_SCRATCH.with(|s| s.take());
+        parts.extend(batch.map(OwnedNode::into_parts));
+        for part in parts.drain(..).rev() {
+            match part.kind {
+                Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(part.into_msg())),
+                Kind::Signal => self.handle_signal(part.into_signal()),
             }
+        }
+        if parts.capacity() <= SCRATCH_KEEP {
+            DRAIN_SCRATCH.with(|s| s.set(parts));
         }
         self.publish_queue_len();
     }
