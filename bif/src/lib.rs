@@ -27,6 +27,7 @@
 
 mod vm;
 
+pub use spam_scheduler::budget::{yield_now, YieldNow};
 pub use spam_scheduler::{BlockingError, WorkerStats};
 pub use spam_vm::{
     Down, Exit, LinkError, Msg, NotInProcess, Pid, ProcessInfo, ProcessStatus, Reason, Ref, RegisterError, SendError,
@@ -36,8 +37,6 @@ pub use vm::{Vm, VmBuilder};
 
 use spam_vm::{with_current, Receive, SendAsync};
 use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// Where a message goes: a pid, or a registered name.
@@ -276,26 +275,6 @@ pub fn send_after<'a, T: Send + 'static>(
 /// Cancels a `send_after` timer: the time it had left, or `None` if it already fired.
 pub fn cancel_timer(t: TimerRef) -> Result<Option<Duration>, NotInProcess> {
     with_current(|p| p.runtime().cancel_timer(t.0))
-}
-
-/// Lets other processes run: the caller goes to the back of its scheduler's queue.
-pub fn yield_now() -> YieldNow {
-    YieldNow(false)
-}
-
-/// The future of [`yield_now`].
-pub struct YieldNow(bool);
-
-impl Future for YieldNow {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
 }
 
 /// Runs a blocking closure on the VM's blocking pool, off the schedulers.

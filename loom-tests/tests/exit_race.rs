@@ -15,13 +15,11 @@
 
 use loom::thread;
 use spam_loom_tests::{model, Seen, Turns};
+use spam_scheduler::budget::yield_now;
 use spam_scheduler::sync::{Arc, Mutex};
 use spam_scheduler::Notified;
 use spam_vm::receive::Receive;
 use spam_vm::{with_current, Down, Exit, Msg, Pid, Reason, Runtime, SpawnOpts};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -44,21 +42,6 @@ async fn log_all(log: Log) {
         let m = Receive::new(|_: &Msg| true, None).await.expect("in a process").expect("no deadline");
         let line = describe(&m);
         log.lock().push(line);
-    }
-}
-
-/// Returns `Pending` once, having woken itself: the task goes back to the injector.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
     }
 }
 
@@ -201,7 +184,7 @@ fn message_then_exit_signal_keep_order() {
                 async move {
                     let t = a_target.lock().expect("T is spawned before A runs");
                     with_current(|p| p.link(t)).unwrap().unwrap();
-                    YieldOnce(false).await;
+                    yield_now().await;
                     log_all(a_log).await;
                 },
                 opts(true),
@@ -267,7 +250,7 @@ fn exit_signal_vs_normal_end_one_reason() {
             opts(true),
         )
         .unwrap();
-        let (t, _) = rt.spawn(None, YieldOnce(false), opts(false)).unwrap();
+        let (t, _) = rt.spawn(None, yield_now(), opts(false)).unwrap();
         *target.lock() = Some(t);
         let (b_first, t_first) = (next(&rt), next(&rt));
         b_first.run(); // B links to T.

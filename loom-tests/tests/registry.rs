@@ -6,28 +6,11 @@
 
 use loom::thread;
 use spam_loom_tests::{model, Seen, Turns};
+use spam_scheduler::budget::yield_now;
 use spam_scheduler::sync::{Arc, Mutex};
 use spam_vm::error::RegisterError;
 use spam_vm::receive::Receive;
 use spam_vm::{with_current, Down, Msg, Pid, Runtime, SpawnOpts};
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-/// Returns `Pending` once, having woken itself: the task goes back to the injector.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
-}
 
 fn run_all(rt: &Runtime) {
     while let Some(t) = rt.scheduler().loom_next() {
@@ -90,7 +73,7 @@ fn name_is_gone_before_the_down() {
             async move {
                 let t = b_target.lock().expect("T is spawned before B runs");
                 with_current(|p| p.monitor(t)).unwrap();
-                YieldOnce(false).await;
+                yield_now().await;
                 let r = with_current(|p| p.runtime().register(t, "svc")).unwrap();
                 b_log.lock().push(format!("register {r:?}"));
                 loop {

@@ -9,6 +9,9 @@
 //! through the sync shim.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 /// Reductions per poll. The BEAM gives a process 4000 reductions per slice; our unit is one
 /// message sent or received, which is more work than one BEAM reduction.
@@ -58,4 +61,26 @@ pub fn exhaust() {
             b.set(0)
         }
     });
+}
+
+/// Lets other tasks run: the caller wakes itself and returns `Pending` once, which puts it at
+/// the back of its worker's queue (a self-wake during a poll is a yield, see `task.rs`). Use it
+/// in long CPU-bound loops.
+pub fn yield_now() -> YieldNow {
+    YieldNow(false)
+}
+
+/// The future of [`yield_now`].
+pub struct YieldNow(bool);
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
 }
