@@ -64,7 +64,8 @@ impl Vm {
         rx.recv().unwrap_or(Reason::Killed)
     }
 
-    /// Spawns a process from outside any process.
+    /// Spawns a process from outside any process. Returns `Pid::UNDEFINED` (to which sends are
+    /// dropped) if the VM is shut down or its process table is full.
     pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) -> Pid {
         match self.rt.spawn(None, f, SpawnOpts::default()) {
             Ok((p, _)) => p,

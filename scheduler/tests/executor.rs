@@ -150,3 +150,47 @@ fn stats_are_readable_at_run_time() {
     assert!(st.iter().map(|w| w.polls).sum::<u64>() >= 1000);
     assert!(st.iter().map(|w| w.injector_pops).sum::<u64>() >= 1, "outside spawns go through the injector");
 }
+
+/// The blocking pool starts threads on demand, never more than its bound, and an idle thread
+/// retires after its keep-alive (waited for by polling the count, with a generous watchdog).
+#[test]
+fn blocking_pool_is_bounded_and_idle_threads_retire() {
+    use spam_scheduler::BlockingPool;
+    use std::time::{Duration, Instant};
+    let pool = BlockingPool::new(3, Duration::from_millis(20));
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(std::sync::Mutex::new(release_rx));
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let (rx, started) = (release_rx.clone(), started_tx.clone());
+            pool.spawn(move || {
+                started.send(()).unwrap();
+                rx.lock().unwrap().recv().unwrap();
+                i
+            })
+        })
+        .collect();
+    for _ in 0..3 {
+        started_rx.recv().unwrap();
+    }
+    assert_eq!(pool.threads(), 3, "bounded at 3 while 6 jobs wait");
+    for _ in 0..6 {
+        release_tx.send(()).unwrap();
+    }
+    let s = Scheduler::new(1);
+    let (tx, rx) = mpsc::channel();
+    s.spawn(async move {
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.unwrap();
+        }
+        tx.send(sum).unwrap();
+    });
+    assert_eq!(rx.recv().unwrap(), 15);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pool.threads() > 0 {
+        assert!(Instant::now() < deadline, "idle blocking threads never retired");
+        std::thread::yield_now();
+    }
+}

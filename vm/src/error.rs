@@ -119,6 +119,8 @@ pub enum SpawnError {
     Register(RegisterError),
     /// The process table is full (`max_processes`).
     TableFull,
+    /// The VM is shut down.
+    ShutDown,
 }
 
 impl fmt::Display for SpawnError {
@@ -127,6 +129,7 @@ impl fmt::Display for SpawnError {
             SpawnError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
             SpawnError::Register(e) => write!(f, "spawn: {e}"),
             SpawnError::TableFull => f.write_str("the process table is full"),
+            SpawnError::ShutDown => f.write_str("the VM is shut down"),
         }
     }
 }

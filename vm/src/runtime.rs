@@ -189,7 +189,7 @@ impl Runtime {
         F: Future<Output = ()> + Send + 'static,
     {
         if self.shut_down.load(Acquire) {
-            return Err(SpawnError::TableFull);
+            return Err(SpawnError::ShutDown);
         }
         let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
         let mref = (opts.monitor && parent.is_some()).then(Ref::make);
