@@ -52,7 +52,9 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
             Signal::Exit { .. } | Signal::Down { .. } => {}
         }
     }
-    proc.with_private(|p| p.save.clear());
+    // Take the queue out before dropping it: a message's destructor is user code and may call a
+    // process function that touches the private state again.
+    drop(proc.with_private(|p| std::mem::take(&mut p.save)));
     proc.queue_len.store(0, std::sync::atomic::Ordering::Relaxed);
     // 4. Tell.
     for &l in &ext.links {
