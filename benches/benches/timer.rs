@@ -24,7 +24,7 @@ fn timer(c: &mut Criterion) {
             })
         })
     });
-    // 1k timers armed, then all cancelled: insert and remove with a populated wheel.
+    // 1k timers armed, then all cancelled: insert and remove with a populated timer map.
     g.bench_function("arm_1k_cancel_1k", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
