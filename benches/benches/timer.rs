@@ -10,7 +10,7 @@ struct Tick;
 fn timer(c: &mut Criterion) {
     let mut g = c.benchmark_group("timer");
     g.throughput(Throughput::Elements(1));
-    // Insert one timer an hour out and cancel it again: the wheel's insert + remove.
+    // Insert one timer an hour out and cancel it again: the timer map's insert + remove.
     g.bench_function("send_after_then_cancel", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
