@@ -52,3 +52,15 @@ fn dropping_the_vm_shuts_it_down() {
     }
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
+
+/// After shutdown a VM starts nothing: `run` returns at once with `Noproc` (the root could not
+/// be spawned) instead of blocking on a root that would never run, and `spawn` gives
+/// `Pid::UNDEFINED`.
+#[test]
+fn run_and_spawn_after_shutdown_return_at_once() {
+    let vm = Vm::builder().schedulers(1).build();
+    vm.shutdown();
+    assert_eq!(vm.run(async {}), spam::Reason::Noproc);
+    assert_eq!(vm.spawn(async {}), spam::Pid::UNDEFINED);
+    assert_eq!(vm.process_count(), 0);
+}

@@ -128,10 +128,6 @@ impl<H> HeaderPtr<H> {
         // SAFETY: the caller guarantees the cell, hence `data`, is alive.
         unsafe { self.0.as_ref() }
     }
-    #[inline]
-    pub fn as_ptr(&self) -> *const H {
-        self.0.as_ptr()
-    }
 }
 
 /// An owned, counted reference to a task, typed by its user header.
@@ -164,8 +160,7 @@ impl std::fmt::Debug for Notified {
     }
 }
 
-/// Creates a task cell. Returns the ref; the task is idle: call [`TaskRef::wake_by_ref`] (or
-/// [`TaskRef::into_notified`]) to run it.
+/// Creates a task cell. Returns the ref; the task is idle: call [`TaskRef::wake_by_ref`] to run it.
 pub fn new_task<H, F>(sched: Arc<dyn Schedule>, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> TaskRef<H>
 where
     H: Send + Sync + 'static,
@@ -437,11 +432,6 @@ impl<H> TaskRef<H> {
     pub unsafe fn cancel_stopped(&self) {
         // SAFETY: forwarded contract.
         unsafe { cancel_exclusive(self.raw) };
-    }
-
-    /// The address of the cell: a stable identity while this ref lives.
-    pub fn addr(&self) -> usize {
-        self.raw.0.as_ptr() as usize
     }
 
     /// Gives up this ref as a raw pointer (see [`TaskRef::from_raw`]).

@@ -92,6 +92,17 @@ fn num_cpus_default() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// A pointer to the Runtime for closures run by its own threads (the timer thread, the
+/// scheduler's workers through the maintenance hook).
+struct RtPtr(*const Runtime);
+
+// SAFETY: `Runtime::shutdown` joins every thread that runs such a closure (workers, timer
+// thread) and drops the closures before the Runtime is freed, so the pointer never dangles
+// where it is used; `Runtime` is `Sync`, so sharing `&Runtime` across threads is sound.
+unsafe impl Send for RtPtr {}
+// SAFETY: as above.
+unsafe impl Sync for RtPtr {}
+
 /// One VM.
 pub struct Runtime {
     pub(crate) table: Table,
@@ -149,12 +160,6 @@ impl Runtime {
     /// Hooks the table's grace-period maintenance into the scheduler's quiescent points. Call
     /// once the runtime is at its final address (it is referenced by raw pointer).
     pub fn install_maintenance(&self) {
-        struct RtPtr(*const Runtime);
-        // SAFETY: the hook runs on worker threads, which `shutdown` joins before the Runtime is
-        // freed; Runtime is Sync.
-        unsafe impl Send for RtPtr {}
-        // SAFETY: as above.
-        unsafe impl Sync for RtPtr {}
         let rt = RtPtr(self);
         self.sched.set_maintenance(Box::new(move |w| {
             let rt = &rt;
@@ -188,10 +193,6 @@ impl Runtime {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if self.shut_down.load(Acquire) {
-            return Err(SpawnError::ShutDown);
-        }
-        let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
         let mref = (opts.monitor && parent.is_some()).then(Ref::make);
         let ext = match parent {
             Some(p) if opts.link || mref.is_some() => {
@@ -206,11 +207,7 @@ impl Runtime {
             }
             _ => None,
         };
-        let proc = Process::new(pid, self, ext, opts.trap_exit, opts.mailbox_capacity);
-        let task = self.sched.create(proc, |hp| ProcessFuture { proc: hp, fut: Some(fut) });
-        let raw = task.into_raw();
-        // SAFETY: `raw` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
-        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
+        let (pid, raw) = self.install(ext, opts.trap_exit, opts.mailbox_capacity, fut)?;
         if let Some(name) = opts.name {
             if let Err(e) = self.register(pid, &name) {
                 // Never ran: retire it through the normal exit path of the table.
@@ -227,9 +224,7 @@ impl Runtime {
                 p.ext().monitors.push((r, pid));
             }
         }
-        // SAFETY: the table's ref keeps the task alive until the process exits, which needs
-        // this very wake to start.
-        unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
+        Self::start(raw);
         Ok((pid, mref))
     }
 
@@ -238,16 +233,42 @@ impl Runtime {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
         let ext = Box::new(Ext { on_exit: Some(on_exit), ..Ext::default() });
-        let proc = Process::new(pid, self, Some(ext), false, None);
+        let (pid, raw) = self.install(Some(ext), false, None, fut)?;
+        Self::start(raw);
+        Ok(pid)
+    }
+
+    /// Creates a process and puts it in the table, not yet running: refused once the VM is shut
+    /// down or the table is full. Returns its pid and its raw task (the table's ref) for
+    /// [`Runtime::start`].
+    fn install<F>(
+        &self,
+        ext: Option<Box<Ext>>,
+        trap_exit: bool,
+        capacity: Option<usize>,
+        fut: F,
+    ) -> Result<(Pid, *const ()), SpawnError>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        if self.shut_down.load(Acquire) {
+            return Err(SpawnError::ShutDown);
+        }
+        let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
+        let proc = Process::new(pid, self, ext, trap_exit, capacity);
         let task = self.sched.create(proc, |hp| ProcessFuture { proc: hp, fut: Some(fut) });
         let raw = task.into_raw();
-        // SAFETY: as in `spawn`.
+        // SAFETY: `raw` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
         self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
-        // SAFETY: as in `spawn`.
+        Ok((pid, raw))
+    }
+
+    /// Runs a process made by [`Runtime::install`].
+    fn start(raw: *const ()) {
+        // SAFETY: the table's ref keeps the task alive until the process exits, which needs
+        // this very wake to start.
         unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
-        Ok(pid)
     }
 
     /// Sends a message. A dead or never-existing pid is not an error (Erlang).
@@ -297,10 +318,6 @@ impl Runtime {
         to: Result<Pid, String>,
         msg: T,
     ) -> crate::TimerId {
-        struct RtPtr(*const Runtime);
-        // SAFETY: the timer thread runs this closure; `Runtime::shutdown` stops and joins that
-        // thread (dropping pending closures) before the Runtime is freed, and Runtime is Sync.
-        unsafe impl Send for RtPtr {}
         let rt = RtPtr(self);
         let deadline = std::time::Instant::now() + delay;
         self.timers.call_at(

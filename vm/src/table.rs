@@ -218,11 +218,6 @@ impl Table {
         Some(Pid::new(index, serial))
     }
 
-    /// Gives back a reserved slot that was never inserted.
-    pub fn unreserve(&self, pid: Pid) {
-        self.put_free(pid.index());
-    }
-
     /// Step 5: installs the task of `pid` (reserved) and makes it LIVE with its owner pin.
     pub fn insert(&self, pid: Pid, task: TaskRef<Process>) {
         let slot = self.page_for(pid.index());
