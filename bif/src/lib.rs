@@ -67,21 +67,21 @@ impl<'a> From<&'a String> for Dest<'a> {
 pub struct TimerRef(spam_vm::TimerId);
 
 /// Spawns a process running `f`. Returns at once; the child runs concurrently.
-pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, NotInProcess> {
-    spawn_opt(f, SpawnOpts::default()).map(|(p, _)| p).map_err(|_| NotInProcess)
+/// Errors: `NotInProcess` outside a process, `ShutDown` once the VM is shut down, `TableFull`
+/// past `max_processes`.
+pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, SpawnError> {
+    spawn_opt(f, SpawnOpts::default()).map(|(p, _)| p)
 }
 
 /// Spawns a process linked to the caller, atomically.
-pub fn spawn_link<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, NotInProcess> {
-    spawn_opt(f, SpawnOpts { link: true, ..SpawnOpts::default() }).map(|(p, _)| p).map_err(|_| NotInProcess)
+pub fn spawn_link<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<Pid, SpawnError> {
+    spawn_opt(f, SpawnOpts { link: true, ..SpawnOpts::default() }).map(|(p, _)| p)
 }
 
 /// Spawns a process monitored by the caller, atomically.
-pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<(Pid, Ref), NotInProcess> {
-    match spawn_opt(f, SpawnOpts { monitor: true, ..SpawnOpts::default() }) {
-        Ok((p, Some(r))) => Ok((p, r)),
-        _ => Err(NotInProcess),
-    }
+pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(f: F) -> Result<(Pid, Ref), SpawnError> {
+    let (p, r) = spawn_opt(f, SpawnOpts { monitor: true, ..SpawnOpts::default() })?;
+    Ok((p, r.expect("spawn_opt with monitor inside a process returns its reference")))
 }
 
 /// Spawns with options (link, monitor, trap_exit, name, mailbox_capacity), all applied before

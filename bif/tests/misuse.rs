@@ -15,9 +15,9 @@ fn poll_once<F: Future>(f: F) -> Poll<F::Output> {
 #[test]
 fn every_process_function_outside_a_process_returns_not_in_process() {
     assert_eq!(self_pid(), Err(NotInProcess));
-    assert_eq!(spawn(async {}), Err(NotInProcess));
-    assert_eq!(spawn_link(async {}), Err(NotInProcess));
-    assert_eq!(spawn_monitor(async {}), Err(NotInProcess));
+    assert_eq!(spawn(async {}), Err(SpawnError::NotInProcess));
+    assert_eq!(spawn_link(async {}), Err(SpawnError::NotInProcess));
+    assert_eq!(spawn_monitor(async {}), Err(SpawnError::NotInProcess));
     assert_eq!(spawn_opt(async {}, SpawnOpts::default()).unwrap_err(), SpawnError::NotInProcess);
     assert!(matches!(send("x", 1u8), Err(SendError::NotInProcess(1))));
     assert!(matches!(try_send("x", 1u8), Err(SendError::NotInProcess(1))));
