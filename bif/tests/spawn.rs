@@ -105,3 +105,49 @@ fn vm_spawn_and_send_from_outside() {
     vm.send(p, 21u32).unwrap();
     assert_eq!(rx.recv().unwrap(), 42);
 }
+
+/// Past `max_processes` (rounded up to a table page of 4096 slots) a spawn fails with the typed
+/// `TableFull`, not a crash; once processes exit, all their slots can be taken again (the
+/// cross-worker case is forced in `vm/src/table.rs`'s unit test).
+#[test]
+fn spawn_past_max_processes_is_table_full() {
+    let vm = Vm::builder().schedulers(2).max_processes(1).build();
+    let reason = vm.run(async {
+        let mut kids = Vec::new();
+        let err = loop {
+            match spam::spawn(async {
+                let _ = recv::<()>().await;
+            }) {
+                Ok(p) => kids.push(p),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err, spam::SpawnError::TableFull);
+        assert_eq!(kids.len(), 4096 - 1, "the root holds one slot");
+        // Let every child exit: their slots are reclaimed on whichever worker ran them, so
+        // the free slots end up spread over both workers' caches.
+        for &k in &kids {
+            spam::monitor(k).unwrap();
+            send(k, ()).unwrap();
+        }
+        for _ in 0..kids.len() {
+            let _: Down = recv().await.unwrap();
+        }
+        // The root can take every one of them back (after their grace periods).
+        let mut yields = 0u64;
+        for _ in 0..kids.len() {
+            loop {
+                match spam::spawn(async {}) {
+                    Ok(_) => break,
+                    Err(spam::SpawnError::TableFull) => {
+                        yields += 1;
+                        assert!(yields < 10_000_000, "freed slots never came back");
+                        spam::yield_now().await;
+                    }
+                    Err(e) => panic!("unexpected {e}"),
+                }
+            }
+        }
+    });
+    assert_eq!(reason, Reason::Normal);
+}

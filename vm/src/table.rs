@@ -208,14 +208,24 @@ impl Table {
                 let i = self.fresh.fetch_add(1, Relaxed);
                 if i >= self.capacity {
                     self.fresh.fetch_sub(1, Relaxed);
-                    return None;
+                    // Full of fresh slots: a reclaimed one may still sit in another worker's
+                    // cache. Only this slow path looks there.
+                    return self.take_from_any_shard().map(|i| self.pid_at(i));
                 }
                 i as u32
             }
         };
+        Some(self.pid_at(index))
+    }
+
+    /// The pid a process installed in slot `index` will have (the slot's current serial).
+    fn pid_at(&self, index: u32) -> Pid {
         let slot = self.page_for(index);
-        let serial = (slot.state.load(Acquire) >> 32) as u32;
-        Some(Pid::new(index, serial))
+        Pid::new(index, (slot.state.load(Acquire) >> 32) as u32)
+    }
+
+    fn take_from_any_shard(&self) -> Option<u32> {
+        self.shards.iter().find_map(|s| s.free.lock().pop())
     }
 
     /// Step 5: installs the task of `pid` (reserved) and makes it LIVE with its owner pin.
@@ -402,5 +412,25 @@ impl Drop for Table {
                 drop(unsafe { Box::from_raw(page) });
             }
         }
+    }
+}
+
+#[cfg(all(test, not(spam_loom)))]
+mod tests {
+    use super::*;
+
+    /// A full table must still hand out a slot that was reclaimed into another worker's cache
+    /// (per-worker caches must not strand free slots): here the test thread, which is no worker,
+    /// uses the shared shard while the free slot sits in worker 0's.
+    #[test]
+    fn full_table_reserves_a_slot_cached_by_another_worker() {
+        let t = Table::new(PAGE, 2);
+        for _ in 0..PAGE {
+            assert!(t.reserve().is_some());
+        }
+        assert!(t.reserve().is_none(), "full");
+        t.shards[0].free.lock().push(7);
+        assert_eq!(t.reserve().map(Pid::index), Some(7));
+        assert!(t.reserve().is_none());
     }
 }
