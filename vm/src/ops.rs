@@ -78,10 +78,7 @@ impl Process {
     /// With `flush`, a `Down` of this monitor already in the queue is removed too; either way no
     /// `Down` for it is received afterwards (an in-flight one is dropped when handled).
     pub fn demonitor(&self, mref: Ref, flush: bool) -> bool {
-        let target = {
-            let mut ext = self.ext();
-            ext.monitors.iter().position(|&(r, _)| r == mref).map(|i| ext.monitors.swap_remove(i).1)
-        };
+        let target = self.ext().take_monitor(mref);
         if let Some(t) = target {
             let _ = self.runtime().send_signal(t, Signal::Demonitor { mref });
         }

@@ -53,6 +53,14 @@ pub(crate) struct Ext {
     pub(crate) on_exit: Option<ExitHook>,
 }
 
+impl Ext {
+    /// Removes the monitor `mref` this process holds; returns the monitored pid if it was active.
+    pub(crate) fn take_monitor(&mut self, mref: Ref) -> Option<Pid> {
+        let i = self.monitors.iter().position(|&(r, _)| r == mref)?;
+        Some(self.monitors.swap_remove(i).1)
+    }
+}
+
 /// State only the process itself touches, inside its own poll.
 #[derive(Default)]
 pub(crate) struct Private {
@@ -231,16 +239,7 @@ impl Process {
             Signal::Monitor { from, mref } => self.ext().monitored_by.push((mref, from)),
             Signal::Demonitor { mref } => self.ext().monitored_by.retain(|&(r, _)| r != mref),
             Signal::Down { from, mref, reason } => {
-                let active = {
-                    let mut ext = self.ext();
-                    match ext.monitors.iter().position(|&(r, _)| r == mref) {
-                        Some(i) => {
-                            ext.monitors.swap_remove(i);
-                            true
-                        }
-                        None => false,
-                    }
-                };
+                let active = self.ext().take_monitor(mref).is_some();
                 if active {
                     self.with_private(|p| p.save.push_back(Msg::system(Down { monitor: mref, pid: from, reason })));
                 }
