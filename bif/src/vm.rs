@@ -29,13 +29,41 @@ impl VmBuilder {
     pub fn build(self) -> Vm {
         let rt = Box::new(Runtime::new(self.config));
         rt.install_maintenance();
-        Vm { rt }
+        Vm { rt: std::mem::ManuallyDrop::new(rt) }
     }
 }
 
 /// A running VM: its schedulers, processes, registry and timers. Dropping it shuts it down.
+///
+/// A `Vm` may be dropped anywhere, also inside one of its own processes (the last clone of an
+/// `Arc<Vm>`, say) or in a destructor the VM runs: there the shutdown cannot wait for the running
+/// poll it is part of, so it is finished, and the VM freed, on a new thread.
 pub struct Vm {
-    rt: Box<Runtime>,
+    rt: std::mem::ManuallyDrop<Box<Runtime>>,
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here; `self.rt` is not used again.
+        let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.rt) };
+        if !rt.on_own_thread() {
+            drop(rt); // shuts down and waits for it
+            return;
+        }
+        rt.shutdown(); // starts it: workers leave after their current polls
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(rt)));
+        let theirs = slot.clone();
+        let spawned = std::thread::Builder::new().name("spam-drop".into()).spawn(move || {
+            let rt = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
+            drop(rt);
+        });
+        if spawned.is_err() {
+            // No thread to free it on: leaking it is the only sound choice left.
+            if let Some(rt) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                std::mem::forget(rt);
+            }
+        }
+    }
 }
 
 impl Default for Vm {
@@ -114,8 +142,11 @@ impl Vm {
         self.rt.scheduler().stats()
     }
 
-    /// Stops the VM: schedulers joined, timers stopped, every remaining process dropped.
-    /// Idempotent. Must not be called from inside a process of this VM.
+    /// Stops the VM: timers stopped, schedulers joined, every remaining process dropped (its
+    /// future and control block, without the exit protocol). Idempotent; blocks until done.
+    /// Called from inside one of this VM's processes (or a blocking job, or a destructor the VM
+    /// runs), it only starts the shutdown and returns: the calling process is stopped after its
+    /// current poll, and the rest finishes on another thread.
     pub fn shutdown(&self) {
         self.rt.shutdown();
     }

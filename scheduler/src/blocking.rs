@@ -181,6 +181,11 @@ impl BlockingPool {
         BlockingTask { slot }
     }
 
+    /// `true` on one of this pool's threads.
+    pub fn is_current_thread(&self) -> bool {
+        POOL.with(|p| std::ptr::eq(p.get(), &*self.inner as *const Inner as *const ()))
+    }
+
     /// Threads alive right now (a snapshot).
     pub fn threads(&self) -> usize {
         self.inner.state.lock().threads
@@ -203,7 +208,13 @@ impl BlockingPool {
     }
 }
 
+std::thread_local! {
+    /// The pool whose thread this is (its `Inner`'s address), or null.
+    static POOL: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 fn worker(inner: Arc<Inner>) {
+    POOL.with(|p| p.set(&*inner as *const Inner as *const ()));
     loop {
         inner.state.lock().idle += 1;
         let got = inner.rx.recv_timeout(inner.keep_alive);
@@ -214,8 +225,9 @@ fn worker(inner: Arc<Inner>) {
                 let shutdown = st.shutdown;
                 drop(st);
                 if shutdown {
-                    // Its Completion fails the waiting task with Shutdown.
-                    drop(job);
+                    // Its Completion fails the waiting task with Shutdown. The closure is a user
+                    // value: a panic in its drop must not kill this thread uncounted.
+                    crate::contain::drop_value(job);
                     continue;
                 }
                 job();

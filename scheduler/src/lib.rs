@@ -9,6 +9,7 @@
 
 pub mod blocking;
 pub mod budget;
+pub mod contain;
 pub mod idle;
 pub mod park;
 pub mod queue;
@@ -21,7 +22,7 @@ mod worker;
 pub use blocking::{BlockingError, BlockingPool, BlockingTask};
 pub use quiescent::{Quiescent, Snapshot};
 pub use stats::WorkerStats;
-pub use task::{HeaderPtr, Notified, PollOutcome, Schedule, TaskRef, TaskStatus};
+pub use task::{HeaderPtr, Held, Notified, PollOutcome, Schedule, TaskRef, TaskStatus};
 pub use worker::current_worker;
 
 use std::future::Future;
@@ -84,10 +85,21 @@ impl Builder {
                     .spawn(move || worker::run(s, i, local))
                     .expect("failed to start a scheduler worker thread")
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut threads = threads;
+        if self.workers > 1 {
+            let s = shared.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("{}-monitor", self.thread_name))
+                    .spawn(move || worker::monitor(s))
+                    .expect("failed to start the scheduler monitor thread"),
+            );
+        }
         Scheduler {
             handle: Handle { shared, blocking: BlockingPool::new(self.max_blocking_threads, self.blocking_keep_alive) },
             threads: Mutex::new(threads),
+            stopped: std::sync::Once::new(),
         }
     }
 }
@@ -108,6 +120,16 @@ impl Handle {
         F: Future<Output = ()> + Send + 'static,
     {
         task::new_task(self.dyn_schedule(), data, make)
+    }
+
+    /// Like [`Handle::create`], but the task is *held* (task.rs, transition 6): nothing polls it
+    /// before [`Held::start`], and until then the holder has a poller's exclusive access.
+    pub fn create_held<H, F>(&self, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> (TaskRef<H>, Held)
+    where
+        H: Send + Sync + 'static,
+        F: Future<Output = ()> + Send + 'static,
+    {
+        task::new_task_held(self.dyn_schedule(), data, make)
     }
 
     /// The shared state as a task's `Arc<dyn Schedule>`. loom's `Arc` cannot unsize, so under
@@ -181,6 +203,15 @@ impl Handle {
         &self.blocking
     }
 
+    /// Starts a shutdown without waiting for it: the workers leave their loops after their
+    /// current polls, and wakes from now on cancel their tasks (worker.rs). For a thread of this
+    /// scheduler, which cannot join itself; [`Scheduler::shutdown`] finishes the job.
+    pub fn begin_shutdown(&self) {
+        self.shared.idle.shutdown();
+        sync::atomic::fence(sync::atomic::Ordering::SeqCst);
+        self.shared.monitor.unpark();
+    }
+
     /// `true` once shutdown started.
     pub fn is_shutdown(&self) -> bool {
         self.shared.idle.is_shutdown()
@@ -190,7 +221,10 @@ impl Handle {
 /// A running work-stealing scheduler. Dropping it shuts it down.
 pub struct Scheduler {
     handle: Handle,
+    /// Worker threads and the monitor thread.
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Runs the shutdown once; later calls wait for it to finish.
+    stopped: std::sync::Once,
 }
 
 impl Scheduler {
@@ -208,31 +242,33 @@ impl Scheduler {
     }
 
     /// Shutdown protocol:
-    /// 1. set the shutdown flag and unpark every worker (`Idle::shutdown`);
+    /// 1. set the shutdown flag and unpark every worker (`Idle::shutdown`), then a SeqCst fence
+    ///    (pairs with the one a waker runs before reading the flag: worker.rs, "Wakes after
+    ///    shutdown");
     /// 2. each worker leaves its loop at the next tick, cancels what is left in its own queues;
-    /// 3. join every worker thread (a task in the middle of a poll finishes that poll first);
-    /// 4. cancel what is left in the injector;
-    /// 5. shut the blocking pool down (queued jobs fail with `Shutdown`).
+    /// 3. join every worker thread and the monitor (a task in the middle of a poll finishes that
+    ///    poll first);
+    /// 4. cancel what is left in the injector; a wake from now on cancels its task itself;
+    /// 5. shut the blocking pool down (queued jobs fail with `Shutdown`; running ones get at most
+    ///    one second to finish).
     ///
-    /// Idempotent. Must not be called from a worker thread of this scheduler (it would join itself).
+    /// Idempotent: a second call waits for the first to finish. Must not be called from a worker
+    /// thread of this scheduler (it would join itself): a worker skips joining itself, and the
+    /// caller must make sure that thread's poll ends.
     pub fn shutdown(&self) {
-        let shared = &self.handle.shared;
-        shared.idle.shutdown();
-        let threads = std::mem::take(&mut *self.threads.lock());
-        let me = std::thread::current().id();
-        for t in threads {
-            if t.thread().id() != me {
-                let _ = t.join();
+        self.stopped.call_once(|| {
+            let shared = &self.handle.shared;
+            self.handle.begin_shutdown();
+            let threads = std::mem::take(&mut *self.threads.lock());
+            let me = std::thread::current().id();
+            for t in threads {
+                if t.thread().id() != me {
+                    let _ = t.join();
+                }
             }
-        }
-        loop {
-            match shared.injector.steal() {
-                queue::Steal::Success(t) => t.cancel(),
-                queue::Steal::Retry => continue,
-                queue::Steal::Empty => break,
-            }
-        }
-        self.handle.blocking.shutdown(Duration::from_secs(1));
+            shared.cancel_injected();
+            self.handle.blocking.shutdown(Duration::from_secs(1));
+        });
     }
 }
 
@@ -247,6 +283,7 @@ impl Scheduler {
         Scheduler {
             handle: Handle { shared: Arc::new(shared), blocking: BlockingPool::new(1, Duration::from_secs(1)) },
             threads: Mutex::new(Vec::new()),
+            stopped: std::sync::Once::new(),
         }
     }
 }

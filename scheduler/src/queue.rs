@@ -5,6 +5,8 @@
 //! they are a loom mutex around a `VecDeque` with the same API, so loom can interleave queue
 //! operations with the idle protocol.
 
+use crate::sync::atomic::{AtomicPtr, Ordering::*};
+use crate::sync::Arc;
 use crate::task::Notified;
 use std::cell::Cell;
 
@@ -159,25 +161,86 @@ pub use imp::{Deque, Injector, Stealer};
 /// deque: message ping-pong keeps its locality, yet cannot starve the deque.
 pub const MAX_LIFO_POLLS: u32 = 8;
 
-/// A worker's own queues: the FIFO deque peers steal from, and the LIFO slot they cannot.
+/// A worker's LIFO ("next") slot: the task its current poll woke last, polled next by the owner
+/// for locality. Peers may steal it too ([`LifoSlot::steal`]), but the run loop only does so when
+/// the owner has stayed in one poll for a while (worker.rs, "Stuck LIFO slots"): a woken process
+/// must not wait behind a long poll while another worker is idle.
+///
+/// # Protocol
+/// One atomic word holding a `Notified` pointer or null. Only the owner puts a task in (`swap`);
+/// anyone takes one out with `swap(null)`. Every transfer is a single `swap`, so each task leaves
+/// the slot exactly once, to whoever's swap returned it. The swaps are AcqRel: the taker sees
+/// everything the putter did before putting (the task cell itself is published by its state word).
+/// Loom model: `loom-tests/tests/lifo.rs`.
+#[derive(Debug)]
+pub struct LifoSlot {
+    task: AtomicPtr<()>,
+}
+
+impl LifoSlot {
+    pub fn new() -> Self {
+        LifoSlot { task: AtomicPtr::new(std::ptr::null_mut()) }
+    }
+
+    /// Owner: puts `t` in; returns the task it displaced.
+    #[inline]
+    fn put(&self, t: Notified) -> Option<Notified> {
+        let old = self.task.swap(t.into_raw(), AcqRel);
+        // SAFETY: a non-null pointer in the slot came from `into_raw` and is taken out once,
+        // by this swap.
+        (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
+    }
+
+    /// Anyone: takes the task out, if there is one.
+    #[inline]
+    pub fn steal(&self) -> Option<Notified> {
+        if self.task.load(Relaxed).is_null() {
+            return None;
+        }
+        let old = self.task.swap(std::ptr::null_mut(), AcqRel);
+        // SAFETY: as in `put`.
+        (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
+    }
+
+    /// `true` if a task sits in the slot (a snapshot).
+    #[inline]
+    pub fn is_occupied(&self) -> bool {
+        !self.task.load(Relaxed).is_null()
+    }
+}
+
+impl Default for LifoSlot {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for LifoSlot {
+    fn drop(&mut self) {
+        drop(self.steal());
+    }
+}
+
+/// A worker's own queues: the FIFO deque peers steal from, and its LIFO slot.
 /// May only be used from its worker thread.
 pub struct Local {
     pub deque: Deque,
-    lifo: Cell<Option<Notified>>,
+    lifo: Arc<LifoSlot>,
     lifo_streak: Cell<u32>,
 }
 
 impl Local {
-    pub fn new() -> (Local, Stealer) {
+    /// A worker's queues; `lifo` is its slot, shared with the peers that may steal from it.
+    pub fn new(lifo: Arc<LifoSlot>) -> (Local, Stealer) {
         let (deque, stealer) = Deque::new();
-        (Local { deque, lifo: Cell::new(None), lifo_streak: Cell::new(0) }, stealer)
+        (Local { deque, lifo, lifo_streak: Cell::new(0) }, stealer)
     }
 
     /// Puts a freshly woken task in the LIFO slot. Returns the task it displaced, which the
     /// caller must push to the deque (and post as work).
     #[inline]
     pub fn push_lifo(&self, t: Notified) -> Option<Notified> {
-        self.lifo.replace(Some(t))
+        self.lifo.put(t)
     }
 
     /// The next task to run from this worker's own queues, and whether it came from the LIFO
@@ -185,7 +248,7 @@ impl Local {
     /// deque instead.
     #[inline]
     pub fn pop(&self) -> Option<(Notified, bool)> {
-        if let Some(t) = self.lifo.take() {
+        if let Some(t) = self.lifo.steal() {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_POLLS {
                 self.lifo_streak.set(streak + 1);
@@ -199,7 +262,7 @@ impl Local {
 
     /// Takes everything left (shutdown).
     pub fn drain(&self) -> Vec<Notified> {
-        let mut v: Vec<Notified> = self.lifo.take().into_iter().collect();
+        let mut v: Vec<Notified> = self.lifo.steal().into_iter().collect();
         while let Some(t) = self.deque.pop() {
             v.push(t);
         }

@@ -38,6 +38,11 @@ fn bump(c: &AtomicU64) {
 }
 
 impl WorkerCounters {
+    /// Tasks polled so far (read by peers and the monitor to tell a long poll).
+    #[inline]
+    pub(crate) fn polls(&self) -> u64 {
+        self.polls.load(Relaxed)
+    }
     #[inline]
     pub(crate) fn poll(&self, lifo: bool) {
         bump(&self.polls);

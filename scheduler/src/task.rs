@@ -29,6 +29,14 @@
 //! 4. after `Ready`: the future is dropped *while `RUNNING` is still set* (exclusive access), then
 //!    → `DONE`. Wakes after that touch only the state word, never the scheduler.
 //! 5. last ref dropped → the cell is freed, dropping whatever stage remains.
+//! 6. *held* creation ([`new_task_held`]): the task starts `RUNNING` with a second ref owned by a
+//!    [`Held`] token, as if its creator were polling it. Wakes meanwhile only set `NOTIFIED`, so
+//!    nothing polls the task before [`Held::start`] (`RUNNING` → `SCHEDULED`, the token's ref goes
+//!    to a queue), and the creator has the exclusive access a poller has until then.
+//! 7. cancel from outside ([`TaskRef::cancel`], shutdown): idle → `RUNNING` by CAS takes the poll
+//!    right like a worker would; the future is dropped; → `DONE`. A task that is `SCHEDULED` or
+//!    `RUNNING` is left to whoever holds its poll right (a queue is drained and cancelled at
+//!    shutdown, a poller finishes its poll, a [`Held`] token starts or cancels it).
 //!
 //! Invariant: at most one of {a queue, a worker} owns the right to poll, so a future is never
 //! polled concurrently, and never polled after `DONE`.
@@ -179,6 +187,59 @@ where
     TaskRef { raw: RawTask(cell.cast()), _h: PhantomData }
 }
 
+/// Creates a task *held* by its creator (transition 6): nothing polls it before [`Held::start`],
+/// and until then the holder has a poller's exclusive access to the future and to the parts of
+/// `H` a poll may touch. Returns the ref and the token.
+pub fn new_task_held<H, F>(
+    sched: Arc<dyn Schedule>,
+    data: H,
+    make: impl FnOnce(HeaderPtr<H>) -> F,
+) -> (TaskRef<H>, Held)
+where
+    H: Send + Sync + 'static,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let task = new_task(sched, data, make);
+    // Not yet shared: a plain store of RUNNING and the token's ref.
+    task.raw.header().state.store(RUNNING | (2 * REF_ONE), Relaxed);
+    let held = Held(task.raw);
+    (task, held)
+}
+
+/// The poll right of a task created by [`new_task_held`], with one ref. Start it with
+/// [`Held::start`]; dropped unstarted, it cancels the task (the future never runs).
+pub struct Held(RawTask);
+
+// SAFETY: like `Notified`: a counted ref plus the exclusive poll right, handed between threads.
+unsafe impl Send for Held {}
+
+impl Held {
+    /// Transition 6 ends: `RUNNING` → `SCHEDULED`, and the task goes to a queue (with this ref).
+    pub fn start(self) {
+        let raw = self.0;
+        std::mem::forget(self);
+        let header = raw.header();
+        let mut cur = header.state.load(Acquire);
+        loop {
+            debug_assert!(cur & RUNNING != 0 && cur & (SCHEDULED | DONE) == 0, "start of unheld task {cur:#x}");
+            match header.state.compare_exchange_weak(cur, (cur & !(RUNNING | NOTIFIED)) | SCHEDULED, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        header.sched.schedule(Notified(raw), false);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let raw = self.0;
+        // SAFETY: the token is the poll right: exclusive access to the future.
+        unsafe { finish_cancel(raw) };
+        raw.ref_dec();
+    }
+}
+
 fn vtable<H: Send + Sync + 'static, F: Future<Output = ()> + Send + 'static>() -> &'static Vtable {
     struct V<H, F>(PhantomData<(H, F)>);
     impl<H: Send + Sync + 'static, F: Future<Output = ()> + Send + 'static> V<H, F> {
@@ -215,7 +276,16 @@ unsafe fn drop_future<H, F>(ptr: NonNull<Header>) {
 unsafe fn dealloc<H, F>(ptr: NonNull<Header>) {
     // SAFETY: the caller dropped the last ref: no other pointer to the cell exists, and it was
     // created by `Box::new` in `new_task` with exactly this type.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<H, F>>().as_ptr()) });
+    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<H, F>>().as_ptr()) };
+    // The future first (it may still reach the user header through its `HeaderPtr`), then the
+    // rest. Both are user values and the last ref may be dropped anywhere (a waker in a timer, a
+    // queue at shutdown): a panic is contained, and the memory is freed either way.
+    let fut = cell.future.with_mut(|p| {
+        // SAFETY: we own the cell exclusively (last ref).
+        unsafe { (*p).take() }
+    });
+    crate::contain::drop_value(fut);
+    crate::contain::drop_value(cell);
 }
 
 impl RawTask {
@@ -350,8 +420,24 @@ impl Notified {
         let raw = self.0;
         std::mem::forget(self);
         // SAFETY: a Notified holds the right to poll, hence exclusive access to the future.
-        unsafe { cancel_exclusive(raw) };
+        unsafe { finish_cancel(raw) };
         raw.ref_dec();
+    }
+}
+
+impl Notified {
+    /// Gives up the ref and poll right as a raw pointer (for an atomic slot).
+    pub(crate) fn into_raw(self) -> *mut () {
+        let p = self.0 .0.as_ptr() as *mut ();
+        std::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `p` came from [`Notified::into_raw`] and is taken back exactly once.
+    pub(crate) unsafe fn from_raw(p: *mut ()) -> Notified {
+        // SAFETY: per the contract, a live task pointer.
+        Notified(RawTask(unsafe { NonNull::new_unchecked(p as *mut Header) }))
     }
 }
 
@@ -361,21 +447,30 @@ impl Drop for Notified {
         // no future outlives its scheduler.
         let raw = self.0;
         // SAFETY: as in `cancel`.
-        unsafe { cancel_exclusive(raw) };
+        unsafe { finish_cancel(raw) };
         raw.ref_dec();
     }
 }
 
+/// Drops the future and publishes `DONE`: the end of a cancellation.
+///
 /// # Safety
-/// The caller has exclusive access to the future: it holds the poll right, or no worker runs.
-unsafe fn cancel_exclusive(raw: RawTask) {
+/// The caller holds the task's poll right (a `Notified`, a `Held`, or the `RUNNING` it set in
+/// [`TaskRef::cancel`]): exclusive access to the future.
+unsafe fn finish_cancel(raw: RawTask) {
     let header = raw.header();
     if header.state.load(Acquire) & DONE == 0 {
+        // The future is user code: its destructor may panic; the state must still become DONE.
         // SAFETY: exclusive access per the caller's contract.
-        let _ =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (header.vtable.drop_future)(raw.0) }));
-        header.state.fetch_and(!(RUNNING | NOTIFIED | SCHEDULED), AcqRel);
-        header.state.fetch_or(DONE, AcqRel);
+        crate::contain::run(|| unsafe { (header.vtable.drop_future)(raw.0) });
+        let mut cur = header.state.load(Acquire);
+        loop {
+            let next = (cur & !(RUNNING | NOTIFIED | SCHEDULED)) | DONE;
+            match header.state.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 }
 
@@ -424,14 +519,28 @@ impl<H> TaskRef<H> {
         self.raw.header().vtable.size
     }
 
-    /// Cancels an idle task from outside: drops its future and marks it `DONE`.
-    ///
-    /// # Safety
-    /// No worker may be running or about to run this task (the scheduler is shut down and its
-    /// threads joined).
-    pub unsafe fn cancel_stopped(&self) {
-        // SAFETY: forwarded contract.
-        unsafe { cancel_exclusive(self.raw) };
+    /// Cancels the task from outside (shutdown, transition 7): if it is idle, takes the poll right
+    /// with a CAS, drops the future and marks it `DONE`; returns `true` then (or if it was `DONE`
+    /// already). A task that is queued or being polled is left alone (`false`): the holder of its
+    /// poll right finishes or cancels it. Safe to race with wakes, polls and other cancels.
+    pub fn cancel(&self) -> bool {
+        let state = &self.raw.header().state;
+        let mut cur = state.load(Acquire);
+        loop {
+            if cur & DONE != 0 {
+                return true;
+            }
+            if cur & (SCHEDULED | RUNNING) != 0 {
+                return false;
+            }
+            match state.compare_exchange_weak(cur, cur | RUNNING, AcqRel, Acquire) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        // SAFETY: we set RUNNING from idle: the poll right is ours.
+        unsafe { finish_cancel(self.raw) };
+        true
     }
 
     /// Gives up this ref as a raw pointer (see [`TaskRef::from_raw`]).

@@ -12,12 +12,33 @@
 //!    starved by a busy local queue).
 //! 2. Else the LIFO slot (at most `MAX_LIFO_POLLS` in a row), then the deque, then the injector.
 //! 3. Else search: steal half of a peer's deque (random victim order), or from the injector,
-//!    for `SEARCH_ROUNDS` rounds.
+//!    for `SEARCH_ROUNDS` rounds; from the second round on, also a *stuck* LIFO slot (below).
 //! 4. Else fall asleep (`idle.md`).
+//!
+//! # Stuck LIFO slots
+//! A task woken into a LIFO slot waits for the end of its waker's poll. Polls are cooperative, so
+//! that poll may compute for a long time while another worker is idle. A slot is *stuck* when it
+//! is occupied and its owner's poll counter has not moved over an interval: the owner is still
+//! in the poll that filled it. Then (and only then, so ping-pong keeps its locality) peers take
+//! the task:
+//! - a searching worker records each victim's poll counter in its first round and steals a LIFO
+//!   task whose owner's counter is unchanged in a later round;
+//! - the *monitor* thread (`monitor`, one per scheduler of more than one worker) looks every
+//!   `MONITOR_TICK` while some worker is awake, and wakes a sleeping worker (`notify_one`) for
+//!   each slot it saw stuck over a whole tick, so the task is taken even when every other
+//!   worker was asleep when it was woken. The hot path pays nothing for this: putting into the
+//!   slot is one swap, and no notification.
+//!
+//! # Wakes after shutdown
+//! A wake from outside the workers pushes to the injector, then (after `notify_one`'s SeqCst
+//! fence) reads the shutdown flag; `Scheduler::shutdown` sets the flag, fences, and drains the
+//! injector after the workers are joined. Either the drain sees the push or the waker sees the
+//! flag, and then drains the injector itself, cancelling what it finds: no task is left in a
+//! queue nobody will read.
 
 use crate::budget;
 use crate::idle::Idle;
-use crate::queue::{Injector, Local, Steal, Stealer};
+use crate::queue::{Injector, LifoSlot, Local, Steal, Stealer};
 use crate::quiescent::{Quiescent, ANNOUNCE_EVERY};
 use crate::stats::WorkerCounters;
 use crate::sync::Arc;
@@ -31,6 +52,10 @@ const INJECTOR_INTERVAL: u32 = 61;
 const DEFERRED_RETRY: std::time::Duration = std::time::Duration::from_millis(1);
 /// Rounds of stealing before a worker tries to sleep.
 const SEARCH_ROUNDS: u32 = 4;
+/// How often the monitor looks for stuck LIFO slots while some worker is awake.
+const MONITOR_TICK: std::time::Duration = std::time::Duration::from_millis(1);
+/// The monitor's longest sleep while every worker sleeps (it then has nothing to watch).
+const MONITOR_IDLE_TICK: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// State shared by all workers of one scheduler and by every task's waker.
 pub(crate) struct Shared {
@@ -40,7 +65,11 @@ pub(crate) struct Shared {
     pub(crate) idle: Idle,
     pub(crate) injector: Injector,
     pub(crate) stealers: Box<[Stealer]>,
+    /// Each worker's LIFO slot, by index (stealable when stuck, see above).
+    pub(crate) lifos: Box<[Arc<LifoSlot>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    /// Parks the monitor thread; unparked at shutdown.
+    pub(crate) monitor: crate::park::Parker,
 }
 
 /// What a worker thread knows about itself; reachable through `CONTEXT` while it runs.
@@ -77,20 +106,34 @@ pub fn current_worker() -> Option<usize> {
 
 impl Shared {
     pub(crate) fn new(workers: usize) -> (Shared, Vec<Local>) {
-        let (locals, stealers): (Vec<_>, Vec<_>) = (0..workers).map(|_| Local::new()).unzip();
+        let lifos: Box<[Arc<LifoSlot>]> = (0..workers).map(|_| Arc::new(LifoSlot::new())).collect();
+        let (locals, stealers): (Vec<_>, Vec<_>) = lifos.iter().map(|l| Local::new(l.clone())).unzip();
         let shared = Shared {
             quiescent: Quiescent::new(workers),
             maintenance: std::sync::OnceLock::new(),
             idle: Idle::new(workers),
             injector: Injector::new(),
             stealers: stealers.into_boxed_slice(),
+            lifos,
             counters: (0..workers).map(|_| CachePadded::new(WorkerCounters::default())).collect(),
+            monitor: crate::park::Parker::new(),
         };
         (shared, locals)
     }
 
     fn has_stealable_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Cancels everything in the injector (shutdown; see "Wakes after shutdown").
+    pub(crate) fn cancel_injected(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(t) => t.cancel(),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
     }
 }
 
@@ -109,7 +152,10 @@ impl Schedule for Shared {
             return;
         }
         self.injector.push(task);
-        self.idle.notify_one();
+        self.idle.notify_one(); // its SeqCst fence orders the push before the flag load
+        if self.idle.is_shutdown() {
+            self.cancel_injected();
+        }
     }
 }
 
@@ -134,6 +180,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
     let counters = &shared.counters[index];
     let mut rng = Rng(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1);
     let mut tick: u32 = 0;
+    let mut seen_polls = vec![0u64; shared.stealers.len()];
     let maintain = || shared.maintenance.get().is_some_and(|m| m(index));
     shared.quiescent.announce(index);
     loop {
@@ -150,7 +197,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
         } else {
             cx.local.pop().or_else(|| pop_injector(&shared, &cx.local, counters))
         };
-        let next = next.or_else(|| search(&shared, &cx, counters, &mut rng).map(|t| (t, false)));
+        let next = next.or_else(|| search(&shared, &cx, counters, &mut rng, &mut seen_polls).map(|t| (t, false)));
         match next {
             Some((task, lifo)) => {
                 counters.poll(lifo);
@@ -197,7 +244,13 @@ fn pop_injector(shared: &Shared, local: &Local, counters: &WorkerCounters) -> Op
     }
 }
 
-fn search(shared: &Shared, cx: &Context, counters: &WorkerCounters, rng: &mut Rng) -> Option<Notified> {
+fn search(
+    shared: &Shared,
+    cx: &Context,
+    counters: &WorkerCounters,
+    rng: &mut Rng,
+    seen_polls: &mut [u64],
+) -> Option<Notified> {
     let n = shared.stealers.len();
     for round in 0..SEARCH_ROUNDS {
         if n > 1 {
@@ -220,6 +273,15 @@ fn search(shared: &Shared, cx: &Context, counters: &WorkerCounters, rng: &mut Rn
                         Steal::Retry => continue,
                     }
                 }
+                // Stuck LIFO slot: the victim is still in the poll it was in last round.
+                let polls = shared.counters[victim].polls();
+                if round > 0 && polls == seen_polls[victim] && shared.lifos[victim].is_occupied() {
+                    if let Some(t) = shared.lifos[victim].steal() {
+                        counters.steal_attempt(true);
+                        return Some(t);
+                    }
+                }
+                seen_polls[victim] = polls;
             }
         }
         if let Some((t, _)) = pop_injector(shared, &cx.local, counters) {
@@ -233,4 +295,23 @@ fn search(shared: &Shared, cx: &Context, counters: &WorkerCounters, rng: &mut Rn
         }
     }
     None
+}
+
+/// The monitor thread of a scheduler with more than one worker (see "Stuck LIFO slots"). Runs
+/// until shutdown.
+pub(crate) fn monitor(shared: Arc<Shared>) {
+    let n = shared.lifos.len();
+    let mut last: Vec<Option<u64>> = vec![None; n];
+    while !shared.idle.is_shutdown() {
+        let all_asleep = shared.idle.num_sleeping() == n;
+        shared.monitor.park_timeout(if all_asleep { MONITOR_IDLE_TICK } else { MONITOR_TICK });
+        for (w, seen) in last.iter_mut().enumerate() {
+            let polls = shared.counters[w].polls();
+            let stuck = shared.lifos[w].is_occupied();
+            if stuck && *seen == Some(polls) {
+                shared.idle.notify_one();
+            }
+            *seen = stuck.then_some(polls);
+        }
+    }
 }

@@ -33,8 +33,24 @@ impl Drop for CurrentGuard {
 }
 
 /// Runs `f` with the current process.
+///
+/// A process that has handled a fatal exit signal (its pending exit is set: a `Kill`, say, whose
+/// unwind the user's code caught) is dead already: instead of running `f`, this unwinds again
+/// (`process::unwind_pending`), so no process function acts for it. The exit itself happens at
+/// the end of the poll.
 #[inline]
 pub fn with_current<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
+    with_current_unchecked(|p| {
+        if p.pending_exit() {
+            crate::process::unwind_pending();
+        }
+        f(p)
+    })
+}
+
+/// [`with_current`] without the pending-exit check: for the VM's own clean-up in destructors.
+#[inline]
+pub(crate) fn with_current_unchecked<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
     let p = CURRENT.with(|c| c.get());
     if p.is_null() {
         return Err(NotInProcess);

@@ -56,13 +56,13 @@ impl Runtime {
         let ext = proc.ext.lock();
         let (links, monitors, monitored_by, name, ext_bytes) = match ext.as_deref() {
             Some(e) => (
-                e.links.clone(),
-                e.monitors.clone(),
-                e.monitored_by.iter().map(|&(_, p)| p).collect(),
+                sorted(e.links.iter().copied()),
+                sorted(e.monitors.iter().map(|(&r, &p)| (r, p))),
+                sorted(e.monitored_by.values().copied()),
                 e.name.as_deref().map(str::to_string),
                 std::mem::size_of_val(e)
-                    + e.links.capacity() * std::mem::size_of::<Pid>()
-                    + (e.monitors.capacity() + e.monitored_by.capacity()) * std::mem::size_of::<(Ref, Pid)>(),
+                    + e.links.capacity() * (std::mem::size_of::<Pid>() + 1)
+                    + (e.monitors.capacity() + e.monitored_by.capacity()) * (std::mem::size_of::<(Ref, Pid)>() + 1),
             ),
             None => (Vec::new(), Vec::new(), Vec::new(), None, 0),
         };
@@ -81,4 +81,11 @@ impl Runtime {
             memory,
         })
     }
+}
+
+/// The sets are hashed; `process_info` lists them in a stable order.
+fn sorted<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut v: Vec<T> = items.collect();
+    v.sort_unstable();
+    v
 }

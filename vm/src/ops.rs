@@ -4,7 +4,7 @@
 
 use crate::error::LinkError;
 use crate::pid::{Pid, Ref};
-use crate::process::{unwind_exit, Process};
+use crate::process::{unwind_pending, Process};
 use crate::reason::Reason;
 use crate::signal::Signal;
 use spam_scheduler::sync::atomic::Ordering::*;
@@ -17,12 +17,8 @@ impl Process {
         if target == self.pid() {
             return Ok(());
         }
-        {
-            let mut ext = self.ext();
-            if ext.links.contains(&target) {
-                return Ok(());
-            }
-            ext.links.push(target);
+        if !self.ext().links.insert(target) {
+            return Ok(());
         }
         if self.runtime().send_signal(target, Signal::Link { from: self.pid() }).is_ok() {
             return Ok(());
@@ -32,7 +28,7 @@ impl Process {
             self.push_self_signal(Signal::Exit { from: target, reason: Reason::Noproc, link: true });
             Ok(())
         } else {
-            self.ext().links.retain(|&p| p != target);
+            self.ext().links.remove(&target);
             Err(LinkError::Noproc)
         }
     }
@@ -40,12 +36,7 @@ impl Process {
     /// `unlink/1`: removes the link both ways; an exit signal of that link already on its way
     /// is then ignored (signal.rs). Always succeeds.
     pub fn unlink(&self, target: Pid) {
-        let was = {
-            let mut ext = self.ext();
-            let before = ext.links.len();
-            ext.links.retain(|&p| p != target);
-            ext.links.len() != before
-        };
+        let was = self.ext().links.remove(&target);
         if was {
             let _ = self.runtime().send_signal(target, Signal::Unlink { from: self.pid() });
         }
@@ -58,7 +49,7 @@ impl Process {
         if target == self.pid() {
             return mref;
         }
-        self.ext().monitors.push((mref, target));
+        self.ext().monitors.insert(mref, target);
         if self.runtime().send_signal(target, Signal::Monitor { from: self.pid(), mref }).is_err() {
             self.push_self_signal(Signal::Down { from: target, mref, reason: Reason::Noproc });
         }
@@ -69,7 +60,7 @@ impl Process {
     /// Noproc }` at once (Erlang puts `{Name, Node}` in that slot).
     pub fn monitor_unregistered(&self) -> Ref {
         let mref = Ref::make();
-        self.ext().monitors.push((mref, Pid::UNDEFINED));
+        self.ext().monitors.insert(mref, Pid::UNDEFINED);
         self.push_self_signal(Signal::Down { from: Pid::UNDEFINED, mref, reason: Reason::Noproc });
         mref
     }
@@ -85,6 +76,11 @@ impl Process {
         if flush {
             self.drain();
             let removed = self.with_private(|p| {
+                if p.scanning {
+                    // Inside a selective receive's predicate: the save queue is taken out; the
+                    // scan removes this monitor's `Down` from it (receive.rs).
+                    p.flushed.push(mref);
+                }
                 let before = p.save.len();
                 p.save.retain(|m| m.downcast_ref::<crate::Down>().is_none_or(|d| d.monitor != mref));
                 let n = before - p.save.len();
@@ -95,9 +91,10 @@ impl Process {
                 self.publish_queue_len();
             }
             // The drain may have handled a fatal exit signal: die here, as `exit_signal` does,
-            // so no user code runs after it.
-            if let Some(r) = self.take_pending_exit() {
-                unwind_exit(r);
+            // so no user code runs after it. The exit stays pending (a `catch_unwind` around
+            // this call does not save the process).
+            if self.pending_exit() {
+                unwind_pending();
             }
         }
         target.is_some()
@@ -116,8 +113,8 @@ impl Process {
         self.drain();
         self.handle_signal(sig);
         self.publish_queue_len();
-        if let Some(r) = self.take_pending_exit() {
-            unwind_exit(r);
+        if self.pending_exit() {
+            unwind_pending();
         }
     }
 

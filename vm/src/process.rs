@@ -26,7 +26,7 @@ use spam_scheduler::HeaderPtr;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 
 std::thread_local! {
     /// The drain's scratch vector, reused across drains on this thread (not a sync protocol:
@@ -40,15 +40,44 @@ const SCRATCH_KEEP: usize = 4096;
 /// Called once with the exit reason.
 pub type ExitHook = Box<dyn FnOnce(&Reason) + Send>;
 
+/// Hashes pids and refs, which are unique 64-bit ids already: one multiply (FxHash's), not
+/// SipHash. Link and monitor sets are hashed so every operation on them is O(1): a supervisor
+/// with 100k linked children handles each child's exit in constant time.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
+/// A set of pids (links).
+pub(crate) type PidSet = std::collections::HashSet<Pid, IdBuild>;
+/// Monitors by reference: ref → the other process.
+pub(crate) type MonitorMap = std::collections::HashMap<Ref, Pid, IdBuild>;
+
 /// Links, monitors and name: the rarely used, cross-process-visible part of a process.
 #[derive(Default)]
 pub(crate) struct Ext {
     pub(crate) name: Option<Name>,
-    pub(crate) links: Vec<Pid>,
-    /// Monitors this process holds: (ref, monitored pid).
-    pub(crate) monitors: Vec<(Ref, Pid)>,
-    /// Monitors held on this process: (ref, watcher pid).
-    pub(crate) monitored_by: Vec<(Ref, Pid)>,
+    pub(crate) links: PidSet,
+    /// Monitors this process holds: ref → monitored pid.
+    pub(crate) monitors: MonitorMap,
+    /// Monitors held on this process: ref → watcher pid.
+    pub(crate) monitored_by: MonitorMap,
     /// Called with the exit reason at the end of the exit (used by `Vm::run` for the root).
     pub(crate) on_exit: Option<ExitHook>,
 }
@@ -56,8 +85,7 @@ pub(crate) struct Ext {
 impl Ext {
     /// Removes the monitor `mref` this process holds; returns the monitored pid if it was active.
     pub(crate) fn take_monitor(&mut self, mref: Ref) -> Option<Pid> {
-        let i = self.monitors.iter().position(|&(r, _)| r == mref)?;
-        Some(self.monitors.swap_remove(i).1)
+        self.monitors.remove(&mref)
     }
 }
 
@@ -69,8 +97,21 @@ pub(crate) struct Private {
     /// Bumped on every removal from `save`, so a suspended selective receive knows its scan
     /// cursor may be stale.
     pub(crate) removals: u64,
-    /// Set when a handled signal (or `exit_self`) decided that the process dies.
+    /// Set when a handled signal decided that the process dies. Once set it stays set until the
+    /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
     pub(crate) pending_exit: Option<Reason>,
+    /// `true` while a selective receive runs a user predicate with `save` taken out
+    /// (`Receive::scan_taken`); `demonitor(.., flush)` then records its ref in `flushed`.
+    pub(crate) scanning: bool,
+    /// Monitors flushed while `scanning`: their `Down`s are removed from the taken queue.
+    pub(crate) flushed: Vec<Ref>,
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        // Messages are user values: one containment each (a panic must not abort the drop).
+        spam_scheduler::contain::drop_each(self.save.drain(..));
+    }
 }
 
 /// The bound of a bounded mailbox (`SpawnOpts::mailbox_capacity`).
@@ -78,8 +119,8 @@ pub(crate) struct Bound {
     pub(crate) capacity: usize,
     /// Messages in the mailbox (queued + saved). Incremented by senders before pushing.
     pub(crate) len: AtomicUsize,
-    /// Senders waiting for room (`send_async`).
-    pub(crate) waiters: Mutex<VecDeque<Waker>>,
+    /// Senders waiting for room (`send_async`; protocol in `receive.rs`).
+    pub(crate) waiters: Mutex<crate::receive::Waiters>,
 }
 
 /// A process control block. Lives in the scheduler task's header, next to the process future.
@@ -120,7 +161,11 @@ impl Process {
             ext: Mutex::new(ext),
             private: UnsafeCell::new(Private::default()),
             bound: capacity.map(|c| {
-                Box::new(Bound { capacity: c.max(1), len: AtomicUsize::new(0), waiters: Mutex::new(VecDeque::new()) })
+                Box::new(Bound {
+                    capacity: c.max(1),
+                    len: AtomicUsize::new(0),
+                    waiters: Mutex::new(Default::default()),
+                })
             }),
         }
     }
@@ -188,6 +233,29 @@ impl Process {
         self.queue_len.store(n, Relaxed);
     }
 
+    /// Marks a process that never ran (its spawn failed) to exit with `reason` on its first
+    /// poll, before its code runs, through the ordinary exit protocol.
+    ///
+    /// # Safety
+    /// The caller holds the process task's poll right (it is held: `Runtime::spawn`).
+    pub(crate) unsafe fn die_before_running(&self, reason: Reason) {
+        self.set_exit(reason);
+    }
+
+    /// Cancelled without an exit (shutdown): tears the control block down so nothing it holds
+    /// outlives the VM or keeps another task alive (a waker of a blocked sender in `bound`, the
+    /// `on_exit` hook `Vm::run` waits on, messages holding pids or wakers). Only with the poll
+    /// right (from the process future's drop).
+    fn teardown(&self) {
+        use spam_scheduler::contain::{drop_each, drop_value};
+        drop_each(self.mailbox.close());
+        drop_each(self.with_private(|p| std::mem::take(&mut p.save)));
+        drop_value(self.ext.lock().take());
+        if let Some(b) = &self.bound {
+            drop(std::mem::take(&mut *b.waiters.lock()));
+        }
+    }
+
     fn set_exit(&self, reason: Reason) {
         self.with_private(|p| {
             if p.pending_exit.is_none() {
@@ -208,14 +276,8 @@ impl Process {
     pub(crate) fn handle_signal(&self, sig: Signal) {
         match sig {
             Signal::Exit { from, reason, link } => {
-                if link {
-                    let mut ext = self.ext();
-                    match ext.links.iter().position(|&p| p == from) {
-                        Some(i) => {
-                            ext.links.swap_remove(i);
-                        }
-                        None => return, // unlinked meanwhile: the signal is void
-                    }
+                if link && !self.ext().links.remove(&from) {
+                    return; // unlinked meanwhile: the signal is void
                 }
                 if !link && reason == Reason::Kill {
                     self.set_exit(Reason::Killed);
@@ -230,14 +292,17 @@ impl Process {
                 }
             }
             Signal::Link { from } => {
-                let mut ext = self.ext();
-                if !ext.links.contains(&from) {
-                    ext.links.push(from);
-                }
+                self.ext().links.insert(from);
             }
-            Signal::Unlink { from } => self.ext().links.retain(|&p| p != from),
-            Signal::Monitor { from, mref } => self.ext().monitored_by.push((mref, from)),
-            Signal::Demonitor { mref } => self.ext().monitored_by.retain(|&(r, _)| r != mref),
+            Signal::Unlink { from } => {
+                self.ext().links.remove(&from);
+            }
+            Signal::Monitor { from, mref } => {
+                self.ext().monitored_by.insert(mref, from);
+            }
+            Signal::Demonitor { mref } => {
+                self.ext().monitored_by.remove(&mref);
+            }
             Signal::Down { from, mref, reason } => {
                 let active = self.ext().take_monitor(mref).is_some();
                 if active {
@@ -275,15 +340,49 @@ impl std::ops::DerefMut for ExtGuard<'_> {
 pub(crate) struct SelfExit(pub(crate) Reason);
 
 /// Unwinds the current process with `reason` (no panic hook runs: `resume_unwind`). Call only
-/// inside a process: the process future catches it and exits with `reason`.
+/// inside a process: the process future catches it and exits with `reason`. This is Erlang's
+/// `exit/1`, an exception the process's own code may catch.
 pub fn unwind_exit(reason: Reason) -> ! {
     std::panic::resume_unwind(Box::new(SelfExit(reason)))
 }
 
+/// The payload of [`unwind_pending`].
+pub(crate) struct PendingExit;
+
+/// Unwinds the current process because a fatal signal was handled (its pending exit is set and
+/// stays set: catching this unwind does not save the process, which exits at the end of the
+/// poll, and every process function it calls meanwhile unwinds again). Not while already
+/// unwinding (a second panic would abort): then it returns and the poll's end does the exit.
+pub(crate) fn unwind_pending() {
+    if !std::thread::panicking() {
+        std::panic::resume_unwind(Box::new(PendingExit))
+    }
+}
+
 /// The future the scheduler polls for a process: the user's future plus the VM's duties.
 pub(crate) struct ProcessFuture<F> {
-    pub(crate) proc: HeaderPtr<Process>,
-    pub(crate) fut: Option<F>,
+    proc: HeaderPtr<Process>,
+    fut: Option<F>,
+    /// The exit protocol ran. Dropped without it (cancelled at shutdown), the future tears the
+    /// control block down.
+    exited: bool,
+}
+
+impl<F> ProcessFuture<F> {
+    pub(crate) fn new(proc: HeaderPtr<Process>, fut: F) -> Self {
+        ProcessFuture { proc, fut: Some(fut), exited: false }
+    }
+}
+
+impl<F> Drop for ProcessFuture<F> {
+    fn drop(&mut self) {
+        if !self.exited {
+            spam_scheduler::contain::run(|| self.fut = None);
+            // SAFETY: the future lives inside its own task cell (dropped before the header, see
+            // task.rs `dealloc`), so the header is alive; we are dropped under the poll right.
+            unsafe { self.proc.get() }.teardown();
+        }
+    }
 }
 
 impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
@@ -329,6 +428,7 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
                 r => r,
             },
         };
+        this.exited = true;
         crate::exit::exit(proc, reason);
         Poll::Ready(())
     }
@@ -337,6 +437,8 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
 fn reason_of_unwind(payload: Box<dyn std::any::Any + Send>) -> Reason {
     match payload.downcast::<SelfExit>() {
         Ok(e) => e.0,
+        // Unreachable in practice: a pending exit is taken before the payload is looked at.
+        Err(p) if p.is::<PendingExit>() => Reason::Killed,
         Err(p) => Reason::Panic(spam_scheduler::blocking::panic_message(&*p)),
     }
 }

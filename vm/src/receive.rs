@@ -8,20 +8,46 @@
 //! suspended across polls remembers how far it scanned, unless another receive removed a message
 //! meanwhile (`Private::removals`), in which case it rescans.
 //!
+//! # Selective receive and `demonitor(.., flush)` in a predicate
+//! A user predicate may call process functions, so it runs with the save queue taken out
+//! (`Private::scanning`). A `demonitor(ref, true)` it makes records `ref` in `Private::flushed`;
+//! after each predicate call the scan removes that monitor's `Down` from the taken queue (so it is
+//! never received, even if it is the message the predicate just matched), and the queue is put
+//! back, with whatever arrived meanwhile after it, when the scan ends or unwinds.
+//!
+//! # Waiting for room (`send_async`)
+//! A bounded mailbox has a queue of waiting senders ([`Waiters`]), each entry an id and a waker;
+//! a `SendAsync` remembers its id. The rules, each taken under the `waiters` lock:
+//! 1. A sender that finds the mailbox full registers (or updates its waker in place: one entry per
+//!    sender, however often it is polled), *then* retries once: a receive between the failed try
+//!    and the registration is seen by the retry.
+//! 2. A receive that frees room pops the first entry and wakes it (outside the lock).
+//! 3. A sender that completes while still registered removes its entry.
+//! 4. A sender dropped while registered (it died, or a `select` dropped it) removes its entry; if
+//!    the entry was already popped, it was owed a room it will never use, so it wakes the next
+//!    waiter in its place.
+//! 5. The receiver's exit wakes every waiter (they then find it dead).
+//!
+//! So every room freed while senders wait goes to a sender that retries: none waits while there
+//! is room, and no waker is left behind for a sender that is gone. Loom model:
+//! `loom-tests/tests/bounded.rs`.
+//!
 //! # Fairness
 //! Each message received charges one reduction (`spam_scheduler::budget`). With the budget
 //! spent, a receive yields once (wakes itself and returns `Pending`), which puts the process at
 //! the back of its worker's queue: a process looping over a full mailbox cannot starve others.
 
-use crate::context::with_current;
+use crate::context::{with_current, with_current_unchecked};
 use crate::error::{NotInProcess, SendError};
 use crate::message::Msg;
 use crate::process::Process;
 use crate::timer::TimerId;
 use spam_scheduler::budget;
 use spam_scheduler::sync::atomic::Ordering::*;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::task::Waker;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -92,7 +118,8 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
         if msg.is_sent() {
             if let Some(b) = &p.bound {
                 b.len.fetch_sub(1, AcqRel);
-                if let Some(w) = b.waiters.lock().pop_front() {
+                let next = b.waiters.lock().pop();
+                if let Some(w) = next {
                     w.wake();
                 }
             }
@@ -129,27 +156,89 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     }
 
     /// For user predicates: take the queue out while `pred` runs, so a re-entrant process
-    /// function (say, a `demonitor(.., true)` inside `pred`) never aliases it.
+    /// function (say, a `demonitor(.., true)` inside `pred`) never aliases it (module doc).
     fn scan_taken(&mut self, p: &Process) -> Option<Msg> {
-        let mut save = p.with_private(|pv| {
+        let save = p.with_private(|pv| {
             let len = self.sync_cursor(pv);
             if self.scanned >= len {
                 return None;
             }
+            pv.scanning = true;
             Some(std::mem::take(&mut pv.save))
         })?;
-        let hit = (self.scanned..save.len()).find(|&i| (self.pred)(&save[i]));
-        let msg = hit.and_then(|i| save.remove(i));
-        self.scanned = if msg.is_some() { 0 } else { save.len() };
-        p.with_private(|pv| {
-            let arrived = std::mem::replace(&mut pv.save, save);
-            pv.save.extend(arrived);
-            if msg.is_some() {
+        let mut taken = Taken { p, save };
+        let mut i = self.scanned;
+        let mut hit = None;
+        while i < taken.save.len() {
+            let matched = (self.pred)(&taken.save[i]);
+            let (before, gone) = taken.apply_flushes(i);
+            i -= before;
+            if gone {
+                continue; // the message at `i` was a flushed `Down`: never received
+            }
+            if matched {
+                hit = Some(i);
+                break;
+            }
+            i += 1;
+        }
+        let msg = hit.and_then(|i| taken.save.remove(i));
+        self.scanned = if msg.is_some() { 0 } else { taken.save.len() };
+        drop(taken);
+        if msg.is_some() {
+            p.with_private(|pv| {
                 pv.removals += 1;
                 self.removals = pv.removals;
-            }
-        });
+            });
+        }
         msg
+    }
+}
+
+/// The save queue, taken out while a user predicate runs. Dropped (also when the predicate
+/// unwinds), it goes back in front of whatever arrived meanwhile.
+struct Taken<'a> {
+    p: &'a Process,
+    save: VecDeque<Msg>,
+}
+
+impl Taken<'_> {
+    /// Removes the `Down`s of monitors flushed by the predicate. Returns how many were before
+    /// index `i`, and whether the message at `i` was one.
+    fn apply_flushes(&mut self, i: usize) -> (usize, bool) {
+        let flushed = self.p.with_private(|pv| std::mem::take(&mut pv.flushed));
+        if flushed.is_empty() {
+            return (0, false);
+        }
+        let (mut idx, mut before, mut gone) = (0, 0, false);
+        self.save.retain(|m| {
+            let drop = m.downcast_ref::<crate::Down>().is_some_and(|d| flushed.contains(&d.monitor));
+            if drop {
+                if idx < i {
+                    before += 1;
+                } else if idx == i {
+                    gone = true;
+                }
+            }
+            idx += 1;
+            !drop
+        });
+        let removed = idx - self.save.len();
+        self.p.with_private(|pv| pv.removals += removed as u64);
+        (before, gone)
+    }
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        self.apply_flushes(0);
+        let save = std::mem::take(&mut self.save);
+        self.p.with_private(|pv| {
+            let arrived = std::mem::replace(&mut pv.save, save);
+            pv.save.extend(arrived);
+            pv.scanning = false;
+        });
+        self.p.publish_queue_len();
     }
 }
 
@@ -168,7 +257,55 @@ impl<P: FnMut(&Msg) -> bool + Unpin> Future for Receive<P> {
 impl<P> Drop for Receive<P> {
     fn drop(&mut self) {
         if let Some(t) = self.timer.take() {
-            let _ = with_current(|p| p.runtime().timers.cancel(t));
+            let _ = with_current_unchecked(|p| p.runtime().timers.cancel(t));
+        }
+    }
+}
+
+/// Senders waiting for room in a bounded mailbox (module doc, "Waiting for room").
+#[derive(Default)]
+pub(crate) struct Waiters {
+    queue: VecDeque<(u64, Waker)>,
+    next_id: u64,
+}
+
+impl Waiters {
+    /// Rule 1: registers the sender `id` (a new one if `None`), or updates its waker in place.
+    /// O(waiters), like [`Waiters::remove`]: the queue holds one entry per blocked sender.
+    fn register(&mut self, id: &mut Option<u64>, waker: &Waker) {
+        if let Some(i) = *id {
+            if let Some(entry) = self.queue.iter_mut().find(|(e, _)| *e == i) {
+                if !entry.1.will_wake(waker) {
+                    entry.1 = waker.clone();
+                }
+                return;
+            }
+        }
+        self.next_id += 1;
+        *id = Some(self.next_id);
+        self.queue.push_back((self.next_id, waker.clone()));
+    }
+
+    /// Rules 3 and 4: removes `id`; `false` if it was popped (woken) already.
+    fn remove(&mut self, id: u64) -> bool {
+        match self.queue.iter().position(|(e, _)| *e == id) {
+            Some(i) => {
+                self.queue.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Rule 2: the first waiter's waker, to be woken outside the lock.
+    pub(crate) fn pop(&mut self) -> Option<Waker> {
+        self.queue.pop_front().map(|(_, w)| w)
+    }
+
+    /// Rule 5.
+    pub(crate) fn wake_all(&mut self) {
+        for (_, w) in std::mem::take(&mut self.queue) {
+            w.wake();
         }
     }
 }
@@ -177,11 +314,28 @@ impl<P> Drop for Receive<P> {
 pub struct SendAsync<T> {
     to: crate::Pid,
     msg: Option<T>,
+    /// Our entry in the receiver's [`Waiters`], while registered.
+    waiter: Option<u64>,
 }
 
 impl<T> SendAsync<T> {
     pub fn new(to: crate::Pid, msg: T) -> Self {
-        SendAsync { to, msg: Some(msg) }
+        SendAsync { to, msg: Some(msg), waiter: None }
+    }
+
+    /// Runs `f` on the receiver's waiter queue, if the receiver is alive and bounded.
+    fn with_waiters<R>(&self, p: &Process, f: impl FnOnce(&mut Waiters) -> R) -> Option<R> {
+        let target = p.runtime().target(self.to)?;
+        let b = target.process().bound.as_ref()?;
+        let r = f(&mut b.waiters.lock());
+        Some(r)
+    }
+
+    /// Rule 3: done (sent, or the receiver is gone): leave the queue.
+    fn finish(&mut self, p: &Process) {
+        if let Some(id) = self.waiter.take() {
+            self.with_waiters(p, |w| w.remove(id));
+        }
     }
 }
 
@@ -196,31 +350,43 @@ impl<T: Send + 'static> Future for SendAsync<T> {
         if !crate::context::in_process() {
             return Poll::Ready(Err(SendError::NotInProcess(msg)));
         }
-        let to = this.to;
         let r = with_current(|p| {
             let rt = p.runtime();
-            match rt.send_message(to, msg) {
+            let r = match rt.send_message(this.to, msg) {
                 Err(SendError::Full(m)) => {
-                    // Register, then retry once: a receive between our failed try and the
-                    // registration would otherwise find no waiter to wake.
-                    let Some(pinned) = rt.target(to) else {
-                        return Poll::Ready(Ok(()));
-                    };
-                    if let Some(b) = &pinned.process().bound {
-                        b.waiters.lock().push_back(cx.waker().clone());
+                    // Rule 1: register, then retry once.
+                    let mut id = this.waiter;
+                    if this.with_waiters(p, |w| w.register(&mut id, cx.waker())).is_none() {
+                        return Poll::Ready(Ok(())); // died meanwhile: dropped, as a send to a dead pid
                     }
-                    drop(pinned);
-                    match rt.send_message(to, m) {
+                    this.waiter = id;
+                    match rt.send_message(this.to, m) {
                         Err(SendError::Full(m)) => {
                             this.msg = Some(m);
-                            Poll::Pending
+                            return Poll::Pending;
                         }
-                        r => Poll::Ready(r),
+                        r => r,
                     }
                 }
-                r => Poll::Ready(r),
-            }
+                r => r,
+            };
+            this.finish(p);
+            Poll::Ready(r)
         });
         r.unwrap_or(Poll::Ready(Ok(()))) // unreachable Err: in_process() was checked
+    }
+}
+
+impl<T> Drop for SendAsync<T> {
+    fn drop(&mut self) {
+        // Rule 4. Outside a process (cancelled at shutdown) the receiver is being torn down too.
+        if let Some(id) = self.waiter.take() {
+            let _ = with_current_unchecked(|p| {
+                let next = self.with_waiters(p, |w| if w.remove(id) { None } else { w.pop() }).flatten();
+                if let Some(w) = next {
+                    w.wake();
+                }
+            });
+        }
     }
 }

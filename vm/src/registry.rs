@@ -70,6 +70,14 @@ impl Registry {
         }
     }
 
+    /// Removes every name (shutdown).
+    pub(crate) fn clear(&self) {
+        for s in self.shards.iter() {
+            let names = std::mem::take(&mut *s.lock());
+            drop(names);
+        }
+    }
+
     /// All registered names (a snapshot).
     pub fn names(&self) -> Vec<Name> {
         self.shards.iter().flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>()).collect()

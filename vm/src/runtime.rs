@@ -22,6 +22,27 @@ use spam_scheduler::sync::Mutex;
 use spam_scheduler::{Handle, Scheduler};
 use std::future::Future;
 
+/// The poll right of a process just installed (its task is held: nothing polls it yet), and the
+/// task pointer, kept alive by the table's ref for as long as the process has not exited, which
+/// it cannot do before it is started.
+struct HeldProcess {
+    held: spam_scheduler::Held,
+    task: *const (),
+}
+
+impl HeldProcess {
+    fn header(&self) -> &Process {
+        // SAFETY: the table's ref keeps the task alive until the process exits, and it cannot
+        // exit before `start` (we hold its poll right).
+        unsafe { spam_scheduler::TaskRef::<Process>::header_of_raw(self.task) }
+    }
+
+    /// Lets the process run.
+    fn start(self) {
+        self.held.start();
+    }
+}
+
 /// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
 pub(crate) enum Target<'a> {
     Pinned(crate::table::Pinned<'a>),
@@ -111,6 +132,10 @@ pub struct Runtime {
     sched: Handle,
     scheduler: Mutex<Option<Scheduler>>,
     shut_down: std::sync::atomic::AtomicBool,
+    /// The shutdown steps ran (see `shutdown`).
+    stopped: std::sync::Once,
+    /// The thread running the shutdown started from one of the VM's own threads.
+    reaper: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Runtime {
@@ -124,6 +149,8 @@ impl Runtime {
             sched: scheduler.handle().clone(),
             scheduler: Mutex::new(Some(scheduler)),
             shut_down: std::sync::atomic::AtomicBool::new(false),
+            stopped: std::sync::Once::new(),
+            reaper: Mutex::new(None),
         }
     }
 
@@ -140,6 +167,8 @@ impl Runtime {
             sched: scheduler.handle().clone(),
             scheduler: Mutex::new(Some(scheduler)),
             shut_down: std::sync::atomic::AtomicBool::new(false),
+            stopped: std::sync::Once::new(),
+            reaper: Mutex::new(None),
         }
     }
 
@@ -188,7 +217,11 @@ impl Runtime {
     /// Creates and starts a process. `parent` is the spawning process (needed for link/monitor).
     ///
     /// Atomic: the child's side of a link or monitor is in its control block before it first
-    /// runs, so it cannot die unseen.
+    /// runs, so it cannot die unseen; and the child runs only once the spawn has succeeded (it is
+    /// *held* until then, `task.rs` transition 6). If its name is taken, the child never runs its
+    /// code: it exits with `Noproc` through the ordinary exit protocol (so a sender, linker or
+    /// monitor that found it meanwhile, through `processes()`, is answered as by any exit), and
+    /// its slot is freed after a grace period like any other.
     pub fn spawn<F>(&self, parent: Option<&Process>, fut: F, opts: SpawnOpts) -> Result<(Pid, Option<Ref>), SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -198,33 +231,33 @@ impl Runtime {
             Some(p) if opts.link || mref.is_some() => {
                 let mut e = Box::<Ext>::default();
                 if opts.link {
-                    e.links.push(p.pid());
+                    e.links.insert(p.pid());
                 }
                 if let Some(r) = mref {
-                    e.monitored_by.push((r, p.pid()));
+                    e.monitored_by.insert(r, p.pid());
                 }
                 Some(e)
             }
             _ => None,
         };
-        let (pid, raw) = self.install(ext, opts.trap_exit, opts.mailbox_capacity, fut)?;
+        let (pid, held) = self.install(ext, opts.trap_exit, opts.mailbox_capacity, fut)?;
         if let Some(name) = opts.name {
             if let Err(e) = self.register(pid, &name) {
-                // Never ran: retire it through the normal exit path of the table.
-                self.table.mark_dying(pid);
-                self.table.release_owner(pid);
+                // SAFETY: `held` is the child's poll right: we have a poller's exclusive access.
+                unsafe { held.header().die_before_running(Reason::Noproc) };
+                held.start();
                 return Err(SpawnError::Register(e));
             }
         }
         if let Some(p) = parent {
             if opts.link {
-                p.ext().links.push(pid);
+                p.ext().links.insert(pid);
             }
             if let Some(r) = mref {
-                p.ext().monitors.push((r, pid));
+                p.ext().monitors.insert(r, pid);
             }
         }
-        Self::start(raw);
+        held.start();
         Ok((pid, mref))
     }
 
@@ -234,41 +267,37 @@ impl Runtime {
         F: Future<Output = ()> + Send + 'static,
     {
         let ext = Box::new(Ext { on_exit: Some(on_exit), ..Ext::default() });
-        let (pid, raw) = self.install(Some(ext), false, None, fut)?;
-        Self::start(raw);
+        let (pid, held) = self.install(Some(ext), false, None, fut)?;
+        held.start();
         Ok(pid)
     }
 
-    /// Creates a process and puts it in the table, not yet running: refused once the VM is shut
-    /// down or the table is full. Returns its pid and its raw task (the table's ref) for
-    /// [`Runtime::start`].
+    /// Creates a process and puts it in the table, held (not yet running): refused once the VM
+    /// is shut down or the table is full. Returns its pid and its poll right.
     fn install<F>(
         &self,
         ext: Option<Box<Ext>>,
         trap_exit: bool,
         capacity: Option<usize>,
         fut: F,
-    ) -> Result<(Pid, *const ()), SpawnError>
+    ) -> Result<(Pid, HeldProcess), SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        if self.shut_down.load(Acquire) {
-            return Err(SpawnError::ShutDown);
-        }
+        // Workers are joined before the shutdown drain; any other thread registers its insert
+        // so the drain waits for it (table.rs, "Shutdown").
+        let _installing = match self.sched.current_worker() {
+            Some(_) if !self.shut_down.load(Acquire) => None,
+            Some(_) => return Err(SpawnError::ShutDown),
+            None => Some(self.table.begin_install(&self.shut_down).ok_or(SpawnError::ShutDown)?),
+        };
         let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
         let proc = Process::new(pid, self, ext, trap_exit, capacity);
-        let task = self.sched.create(proc, |hp| ProcessFuture { proc: hp, fut: Some(fut) });
-        let raw = task.into_raw();
-        // SAFETY: `raw` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
-        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(raw) });
-        Ok((pid, raw))
-    }
-
-    /// Runs a process made by [`Runtime::install`].
-    fn start(raw: *const ()) {
-        // SAFETY: the table's ref keeps the task alive until the process exits, which needs
-        // this very wake to start.
-        unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(raw) };
+        let (task, held) = self.sched.create_held(proc, |hp| ProcessFuture::new(hp, fut));
+        let held = HeldProcess { held, task: task.into_raw() };
+        // SAFETY: `held.task` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
+        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(held.task) });
+        Ok((pid, held))
     }
 
     /// Sends a message. A dead or never-existing pid is not an error (Erlang).
@@ -287,10 +316,13 @@ impl Runtime {
         match target.mailbox.push(OwnedNode::message(msg)) {
             Ok(Pushed::WakeConsumer) => pinned.wake(),
             Ok(Pushed::Queued) => {}
-            Err(_closed) => {
+            Err(closed) => {
                 if let Some(b) = &target.bound {
                     b.len.fetch_sub(1, AcqRel);
                 }
+                drop(pinned);
+                // Exiting: dropped, as a send to a dead pid. The message is a user value.
+                spam_scheduler::contain::drop_value(closed);
             }
         }
         Ok(())
@@ -404,31 +436,76 @@ impl Runtime {
         self.table.is_alive(pid)
     }
 
-    /// Shutdown protocol:
-    /// 1. refuse new spawns;
-    /// 2. shut the scheduler down (workers joined, queued tasks cancelled, blocking pool stopped);
-    /// 3. stop the timer thread (pending timers dropped);
-    /// 4. cancel every process still in the table (its future is dropped, without the exit
-    ///    protocol: there is nobody left to tell) and release the table's refs.
+    /// `true` on a thread that belongs to this VM: one of its scheduler's workers or blocking
+    /// threads, or its timer thread. Shutdown cannot block on such a thread (it would join
+    /// itself, or free the runtime under a running poll).
+    pub fn on_own_thread(&self) -> bool {
+        self.sched.current_worker().is_some()
+            || self.sched.blocking_pool().is_current_thread()
+            || self.timers.is_current_thread()
+    }
+
+    /// Shutdown protocol (who may touch a table slot when: `table.rs`, "Shutdown"):
+    /// 1. refuse new spawns (the flag; spawns from outside in flight are waited for in 4);
+    /// 2. stop the timer thread: pending timers are dropped, none fires from now on;
+    /// 3. shut the scheduler down: workers (and the monitor) joined, queued tasks cancelled, a
+    ///    wake from now on cancels its task at once, blocking pool stopped;
+    /// 4. drain the table: every process still LIVE is cancelled (its future dropped under its
+    ///    poll right, then its control block torn down: mailbox, save queue, links, monitors,
+    ///    name, waiting senders, the `on_exit` hook) without the exit protocol (there is nobody
+    ///    left to tell), and its slot released; exited processes waiting for a grace period are
+    ///    released;
+    /// 5. clear the registry.
     ///
-    /// Idempotent; must not be called from inside a process of this VM.
+    /// Idempotent: a second caller waits for the first to finish. Called on one of the VM's own
+    /// threads (a process, a message destructor on the timer thread, a blocking job), it only
+    /// starts the shutdown: steps 1–5 run on a new thread, which the next blocking call (or the
+    /// runtime's drop) waits for.
     pub fn shutdown(&self) {
-        if self.shut_down.swap(true, AcqRel) {
+        if self.on_own_thread() {
+            self.shut_down.store(true, SeqCst);
+            self.sched.begin_shutdown();
+            let mut reaper = self.reaper.lock();
+            if reaper.is_none() && !self.stopped.is_completed() {
+                let rt = RtPtr(self);
+                let spawned = std::thread::Builder::new().name("spam-shutdown".into()).spawn(move || {
+                    let rt = &rt;
+                    // SAFETY: see RtPtr; the runtime's drop joins this thread first.
+                    unsafe { &*rt.0 }.shutdown_now();
+                });
+                // Without a thread, the steps run at the next blocking call or at drop.
+                *reaper = spawned.ok();
+            }
             return;
         }
-        if let Some(s) = self.scheduler.lock().take() {
-            s.shutdown();
+        self.shutdown_now();
+        if let Some(t) = self.reaper.lock().take() {
+            let _ = t.join();
         }
-        self.timers.shutdown();
-        for task in self.table.drain() {
-            // SAFETY: the scheduler's workers are joined: nothing polls this task any more.
-            unsafe { task.cancel_stopped() };
-        }
+    }
+
+    /// Steps 1–5, once; a concurrent caller waits for the first. Never on a thread of this VM.
+    fn shutdown_now(&self) {
+        self.stopped.call_once(|| {
+            self.shut_down.store(true, SeqCst);
+            self.timers.shutdown();
+            if let Some(s) = self.scheduler.lock().take() {
+                s.shutdown();
+            }
+            self.table.drain();
+            self.registry.clear();
+        });
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
+        if self.on_own_thread() {
+            // `Vm` hands a runtime dropped on its own threads to a new thread; freeing it here
+            // would free it under the running poll or timer.
+            eprintln!("spam: a Runtime was dropped on one of its own threads; aborting");
+            std::process::abort();
+        }
         self.shutdown();
     }
 }

@@ -30,6 +30,25 @@
 //! went DYING), and only then is the owner pin dropped (step 4 above). A pointer read during a
 //! poll is therefore valid until that poll ends. Threads that are not workers (timers, `Vm::send`,
 //! the blocking pool) keep using pins.
+//!
+//! # Shutdown (`Table::drain`), and who may touch a slot when
+//! - A slot's task pointer is written only by `insert` (slot vacant, index reserved by the
+//!   inserting thread) and cleared only by the reclaiming CAS winner (step 4). `drain` does not
+//!   touch it directly: it goes through the same steps as an exit.
+//! - LIVE → DYING is a CAS ([`Table::mark_dying`]): exactly one of the process's own exit and the
+//!   shutdown drain wins, and the winner owes the owner pin's release (the exit through the limbo,
+//!   the drain at once: every worker is joined by then, so no unpinned reader is left).
+//! - `drain`: 1. wait until no insert from a thread that is not a worker is in progress
+//!   ([`Table::begin_install`]; the caller set its shutdown flag first, so none starts after);
+//!   2. release the owner pins waiting in every limbo; 3. for every LIVE slot: win LIVE → DYING,
+//!   cancel the task (its future is dropped under the poll right, `TaskRef::cancel`), release the
+//!   owner pin. A sender still holding a pin on that slot keeps the task alive until its unpin,
+//!   which then reclaims the slot.
+//! - The install/shutdown handshake: an outside installer bumps its shard's `installing`
+//!   (SeqCst), then reads the shutdown flag (SeqCst); shutdown stores the flag (SeqCst), then reads
+//!   every `installing`. Either the installer sees the flag and backs off, or shutdown sees the
+//!   count and waits for the insert to finish. Workers skip the count: they are joined before
+//!   the drain.
 
 use crate::pid::Pid;
 use crate::process::Process;
@@ -68,6 +87,9 @@ struct Shard {
     live: std::sync::atomic::AtomicIsize,
     /// Exited processes waiting for a grace period before their owner pin is dropped.
     limbo: Mutex<Limbo>,
+    /// Inserts in progress on threads that are not workers (see "Shutdown"). Plain std, like the
+    /// VM's shutdown flag it pairs with.
+    installing: std::sync::atomic::AtomicUsize,
 }
 
 /// Retired pids of one shard: `open` since the last quiescent point, `sealed` batches with the
@@ -272,12 +294,28 @@ impl Table {
         }
     }
 
-    /// Step 3: LIVE → DYING. Called once, by the process itself, at the start of its exit.
+    /// Step 3: LIVE → DYING, by CAS; `false` if `pid` is not LIVE (another thread won: the
+    /// shutdown drain, see "Shutdown"). The winner owes the release of the owner pin.
     /// SeqCst: it is the retiring write of the grace-period protocol (`quiescent.rs`).
-    pub fn mark_dying(&self, pid: Pid) {
-        let slot = self.slot(pid.index()).expect("a live process has a slot");
-        let prev = slot.state.fetch_xor(LIVE | DYING, SeqCst);
-        debug_assert!(prev & LIVE != 0 && prev & DYING == 0);
+    pub fn mark_dying(&self, pid: Pid) -> bool {
+        let Some(slot) = self.slot(pid.index()) else {
+            return false;
+        };
+        Self::mark_slot_dying(slot, Some(pid.serial()))
+    }
+
+    /// LIVE → DYING for the process in `slot` (of serial `serial`, or any serial).
+    fn mark_slot_dying(slot: &Slot, serial: Option<u32>) -> bool {
+        let mut cur = slot.state.load(Relaxed);
+        loop {
+            if cur & LIVE == 0 || serial.is_some_and(|s| (cur >> 32) as u32 != s) {
+                return false;
+            }
+            match slot.state.compare_exchange_weak(cur, cur ^ (LIVE | DYING), SeqCst, Relaxed) {
+                Ok(_) => return true,
+                Err(actual) => cur = actual,
+            }
+        }
     }
 
     /// `true` while `pid` is LIVE.
@@ -350,7 +388,8 @@ impl Table {
         waiting
     }
 
-    /// Drops the owner pin of `pid` (end of exit).
+    /// Drops the owner pin of `pid` (end of exit). Only the thread that won
+    /// [`Table::mark_dying`] for `pid`, once no worker can still read the slot unpinned.
     pub fn release_owner(&self, pid: Pid) {
         let slot = self.slot(pid.index()).expect("a live process has a slot");
         self.unpin(slot, pid.index());
@@ -380,31 +419,67 @@ impl Table {
         self.len() == 0
     }
 
-    /// Shutdown: takes every task still in the table (LIVE or DYING), leaving slots vacant.
-    /// Call only once no worker runs.
-    pub fn drain(&self) -> Vec<TaskRef<Process>> {
-        let mut out = Vec::new();
-        let used = self.fresh.load(Acquire).min(self.capacity);
-        for index in 0..used as u32 {
-            if let Some(s) = self.slot(index) {
-                let task = s.task.swap(ptr::null_mut(), AcqRel);
-                if !task.is_null() {
-                    s.state.store(((s.state.load(Acquire) >> 32) + 1) << 32, Release);
-                    // SAFETY: the swap made us the only owner of the slot's ref.
-                    out.push(unsafe { TaskRef::<Process>::from_raw(task) });
-                }
+    /// Starts an insert from a thread that is not a worker; `shut_down` is the VM's shutdown
+    /// flag. Returns `None` (and counts nothing) once it is set. See "Shutdown".
+    pub fn begin_install<'a>(&'a self, shut_down: &std::sync::atomic::AtomicBool) -> Option<InstallGuard<'a>> {
+        let count = &self.shard().installing;
+        count.fetch_add(1, SeqCst);
+        if shut_down.load(SeqCst) {
+            count.fetch_sub(1, Release);
+            return None;
+        }
+        Some(InstallGuard(count))
+    }
+
+    /// Shutdown (see "Shutdown" above): ends every process still in the table. Call after the
+    /// VM's shutdown flag is set and its scheduler's workers are joined.
+    pub fn drain(&self) {
+        // 1. No insert from outside is in progress (and none starts: the flag is set).
+        while self.shards.iter().any(|s| s.installing.load(SeqCst) != 0) {
+            std::thread::yield_now();
+        }
+        // 2. Owner pins waiting for a grace period: no worker runs, so the period is over.
+        for shard in self.shards.iter() {
+            let pids: Vec<Pid> = {
+                let mut limbo = shard.limbo.lock();
+                let mut pids = std::mem::take(&mut limbo.open);
+                pids.extend(limbo.sealed.drain(..).flat_map(|(_, batch)| batch));
+                pids
+            };
+            for pid in pids {
+                self.release_owner(pid);
             }
         }
-        for s in self.shards.iter() {
-            s.live.store(0, Relaxed);
+        // 3. Every process still LIVE.
+        let used = self.fresh.load(Acquire).min(self.capacity);
+        for index in 0..used as u32 {
+            let Some(slot) = self.slot(index) else { continue };
+            if !Self::mark_slot_dying(slot, None) {
+                continue;
+            }
+            // We won LIVE → DYING and hold the owner pin: the task pointer is valid.
+            let p = slot.task.load(Acquire);
+            // SAFETY: pinned (the owner pin) with a matching serial: a live task ref; we only
+            // borrow it.
+            let task = std::mem::ManuallyDrop::new(unsafe { TaskRef::<Process>::from_raw(p) });
+            task.cancel();
+            self.unpin(slot, index);
         }
-        out
+    }
+}
+
+/// An insert in progress from a thread that is not a worker ([`Table::begin_install`]).
+pub struct InstallGuard<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InstallGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Release);
     }
 }
 
 impl Drop for Table {
     fn drop(&mut self) {
-        drop(self.drain());
+        self.drain();
         for p in self.pages.iter() {
             let page = p.load(Acquire);
             if !page.is_null() {

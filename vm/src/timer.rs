@@ -4,7 +4,12 @@
 //! cancellation: insert and cancel are O(log n), a cancelled timer is freed at once, and a
 //! million pending timeouts cost memory, not threads. The thread sleeps on a condition variable
 //! until the earliest deadline, or until an earlier timer is inserted.
+//!
+//! A timer's action may hold user values (the message of a `send_after`): firing, cancelling or
+//! dropping one at shutdown runs their destructors, each contained (`spam_scheduler::contain`),
+//! so a panicking destructor can neither kill the timer thread nor break a shutdown.
 
+use spam_scheduler::contain;
 use spam_scheduler::sync::{Arc, Condvar, Mutex};
 use std::collections::{BTreeMap, HashMap};
 use std::task::Waker;
@@ -62,6 +67,8 @@ impl Timers {
     fn insert(&self, deadline: Instant, action: Action) -> TimerId {
         let mut st = self.inner.state.lock();
         if st.shutdown {
+            drop(st);
+            contain::drop_value(action);
             return TimerId(u64::MAX);
         }
         st.next_id += 1;
@@ -95,7 +102,10 @@ impl Timers {
             st.queue.remove(&(deadline, id.0)).map(|a| (a, deadline))
         };
         // Drop the action (a waker, or a message never to be sent) outside the lock.
-        action.map(|(_, d)| d.saturating_duration_since(Instant::now()))
+        action.map(|(a, d)| {
+            contain::drop_value(a);
+            d.saturating_duration_since(Instant::now())
+        })
     }
 
     /// Timers pending right now.
@@ -112,10 +122,20 @@ impl Timers {
             std::mem::take(&mut st.queue)
         };
         self.inner.cvar.notify_one();
-        drop(dropped);
-        if let Some(t) = self.thread.lock().take() {
-            let _ = t.join();
+        contain::drop_each(dropped.into_values());
+        let thread = self.thread.lock().take();
+        if let Some(t) = thread {
+            // On the timer thread itself (a destructor it runs shut the VM down) it cannot join
+            // itself; it sees the flag and returns after its current batch.
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
         }
+    }
+
+    /// `true` on this service's timer thread.
+    pub fn is_current_thread(&self) -> bool {
+        TIMER_OF.with(|t| std::ptr::eq(t.get(), &*self.inner as *const Inner as *const ()))
     }
 }
 
@@ -125,7 +145,13 @@ impl Drop for Timers {
     }
 }
 
+std::thread_local! {
+    /// The service whose timer thread this is (its `Inner`'s address), or null.
+    static TIMER_OF: std::cell::Cell<*const ()> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
 fn run(inner: Arc<Inner>) {
+    TIMER_OF.with(|t| t.set(&*inner as *const Inner as *const ()));
     let mut due = Vec::new();
     loop {
         {
@@ -157,7 +183,10 @@ fn run(inner: Arc<Inner>) {
         for action in due.drain(..) {
             match action {
                 Action::Wake(w) => w.wake(),
-                Action::Call(f) => f(),
+                // User values inside (a message to a dead pid is dropped here): contained.
+                Action::Call(f) => {
+                    contain::run(f);
+                }
             }
         }
     }
