@@ -230,7 +230,9 @@ fn worker(inner: Arc<Inner>) {
                     crate::contain::drop_value(job);
                     continue;
                 }
-                job();
+                // The job catches its closure's panic itself; what it drops afterwards (its result,
+                // when the waiting task is gone) is a user value too.
+                crate::contain::run(job);
             }
             Err(RecvTimeoutError::Timeout) if inner.rx.is_empty() && !st.shutdown => {
                 st.threads -= 1;

@@ -462,6 +462,9 @@ impl Runtime {
     /// starts the shutdown: steps 1–5 run on a new thread, which the next blocking call (or the
     /// runtime's drop) waits for.
     pub fn shutdown(&self) {
+        if IN_SHUTDOWN.with(|c| std::ptr::eq(c.get(), self)) {
+            return; // a destructor run by this very shutdown (steps 2–4) asked again
+        }
         if self.on_own_thread() {
             self.shut_down.store(true, SeqCst);
             self.sched.begin_shutdown();
@@ -487,6 +490,7 @@ impl Runtime {
     /// Steps 1–5, once; a concurrent caller waits for the first. Never on a thread of this VM.
     fn shutdown_now(&self) {
         self.stopped.call_once(|| {
+            let _mark = InShutdown::enter(self);
             self.shut_down.store(true, SeqCst);
             self.timers.shutdown();
             if let Some(s) = self.scheduler.lock().take() {
@@ -495,6 +499,26 @@ impl Runtime {
             self.table.drain();
             self.registry.clear();
         });
+    }
+}
+
+std::thread_local! {
+    /// The runtime whose shutdown steps this thread is running, or null.
+    static IN_SHUTDOWN: std::cell::Cell<*const Runtime> = const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// Marks this thread as running `rt`'s shutdown steps until dropped.
+struct InShutdown(*const Runtime);
+
+impl InShutdown {
+    fn enter(rt: &Runtime) -> InShutdown {
+        InShutdown(IN_SHUTDOWN.with(|c| c.replace(rt)))
+    }
+}
+
+impl Drop for InShutdown {
+    fn drop(&mut self) {
+        IN_SHUTDOWN.with(|c| c.set(self.0));
     }
 }
 
