@@ -308,8 +308,10 @@ impl Runtime {
         };
         let target = pinned.process();
         if let Some(b) = &target.bound {
-            if b.len.fetch_add(1, AcqRel) >= b.capacity {
-                b.len.fetch_sub(1, AcqRel);
+            // Reserve room by CAS, never by add-then-undo: a refused try must not count, even
+            // for an instant, or a racing sender's retry would see a message that is not there
+            // and wait for a receive that never comes (found by loom: tests/bounded.rs).
+            if b.len.fetch_update(AcqRel, Acquire, |l| (l < b.capacity).then_some(l + 1)).is_err() {
                 return Err(SendError::Full(msg));
             }
         }
