@@ -30,7 +30,7 @@
 use loom::thread;
 use spam_loom_tests::{model, Recorder, Seen};
 use spam_scheduler::idle::Idle;
-use spam_scheduler::queue::{Local, Steal};
+use spam_scheduler::queue::{LifoSlot, Local, Steal};
 use spam_scheduler::sync::atomic::{fence, AtomicUsize, Ordering::*};
 use spam_scheduler::sync::{Arc, Condvar, Mutex};
 use spam_scheduler::task::new_task;
@@ -175,10 +175,10 @@ fn local_pop_vs_steal_runs_every_task_once() {
                 (t, rec.pop().expect("a first wake schedules"))
             })
             .unzip();
-        let (local, stealer) = Local::new();
+        let (local, stealer) = Local::new(Arc::new(LifoSlot::new()));
         let thief = thread::spawn(move || {
             THIEF.with(|t| t.set(true));
-            let (dest, _) = Local::new();
+            let (dest, _) = Local::new(Arc::new(LifoSlot::new()));
             let mut got = 0;
             for _ in 0..2 {
                 if let Steal::Success(t) = stealer.steal_into(&dest.deque) {

@@ -243,3 +243,217 @@ fn last_ref_dropped_on_any_thread_frees_once() {
     });
     seen.assert_saw(&["freed before joins: 0", "freed before joins: 1"]);
 }
+
+/// A one-shot future that also reads and writes a loom cell shared with the task's creator (the
+/// user header), standing for the parts of a process's control block that only its poller may
+/// touch (`Process::private`): loom reports the poll and the holder's write overlapping.
+struct Exclusive {
+    cell: Arc<PollerOnly>,
+    inner: OneShot,
+}
+
+/// A cell only the holder of a task's poll right may touch.
+struct PollerOnly(spam_scheduler::sync::UnsafeCell<usize>);
+
+// SAFETY: shared only between a task's poller and its holder, never at once: exactly what the
+// model checks (loom tracks every access to the cell).
+unsafe impl Sync for PollerOnly {}
+
+impl Future for Exclusive {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        // SAFETY: the poll right is exclusive (what the model checks: loom reports an overlap).
+        self.cell.0.with_mut(|c| unsafe { *c += 1 });
+        Pin::new(&mut self.inner).poll(cx)
+    }
+}
+
+/// The status a wake found, as far as this thread can tell: a load just before the wake that
+/// reads `SCHEDULED` means the wake came after `start` (it is coherence-ordered before the wake's
+/// RMW); a load just after it that reads `RUNNING` means the wake hit the held task (nothing polls
+/// the task in between here).
+fn classify_wake(before: spam_scheduler::TaskStatus, after: spam_scheduler::TaskStatus) -> &'static str {
+    use spam_scheduler::TaskStatus::*;
+    match (before, after) {
+        (_, Running) => "woken while held",
+        (Scheduled, _) => "woken after start",
+        _ => "woken: not classified",
+    }
+}
+
+/// Transition 6: a task created *held* (`new_task_held`, as `Runtime::spawn` creates a process)
+/// is woken from another thread while its creator writes to what only a poller may touch, then
+/// starts it (`Held::start`). The waking thread then runs whatever the recorder holds.
+///
+/// Property: a wake while held only sets `NOTIFIED`: nothing is scheduled before `start` (the
+/// recorder never holds the task twice, and the waker thread never finds it queued early, or its
+/// poll would overlap the holder's write: a loom cell error); `start` schedules it exactly once
+/// (one `schedule` call over the whole execution, whichever of the two came first); the future
+/// is polled once, completes, and is dropped once. Both orders are reached: the wake hitting
+/// the held task, and the wake coming after `start` (a no-op on a `SCHEDULED` task).
+#[test]
+fn held_task_woken_while_held_is_scheduled_once_by_start() {
+    use spam_scheduler::sync::UnsafeCell;
+    use spam_scheduler::task::new_task_held;
+
+    let seen = Seen::default();
+    let s = seen.clone();
+    model(move || {
+        let rec = Recorder::default();
+        let slot = Arc::new(Mutex::new(Slot { ready: true, waker: None }));
+        let (inner, c) = one_shot(&slot);
+        let cell = Arc::new(PollerOnly(UnsafeCell::new(0usize)));
+        let fut = Exclusive { cell: cell.clone(), inner };
+        let (task, held) = new_task_held(rec.as_dyn(), (), move |_| fut);
+        let turns = Turns::new();
+        let waking = thread::spawn({
+            let (task, rec, turns) = (task.clone(), rec.clone(), turns.clone());
+            move || {
+                turns.step();
+                let before = task.status();
+                task.wake_by_ref();
+                let after = task.status();
+                turns.step();
+                // A worker picking the task up as soon as it is queued.
+                let ran = rec.pop().map(|t| t.run());
+                (classify_wake(before, after), ran.is_some())
+            }
+        });
+        turns.step();
+        // The holder's exclusive access (as `die_before_running` writes the private state).
+        // SAFETY: nothing polls a held task (what the model checks).
+        cell.0.with_mut(|c| unsafe { *c = 10 });
+        turns.step();
+        held.start();
+        let (how, ran_by_waker) = waking.join().unwrap();
+        let reruns = run_queued(&rec);
+        assert_eq!(rec.scheduled(), 1, "scheduled {} times", rec.scheduled());
+        assert_eq!(usize::from(ran_by_waker) + reruns, 1);
+        assert!(task.is_done(), "start did not schedule the task");
+        assert_eq!(c.polls.load(Relaxed), 1);
+        assert_eq!(c.drops.load(Relaxed), 1);
+        // SAFETY: the task is done; every thread that touched the cell is joined.
+        assert_eq!(cell.0.with(|c| unsafe { *c }), 11, "the poll did not see the holder's write");
+        s.saw(how);
+    });
+    seen.assert_saw(&["woken while held", "woken after start"]);
+}
+
+/// Transition 6, the other end: the held token is dropped unstarted (a spawn that failed) while
+/// another thread wakes the task.
+///
+/// Property: the task is cancelled: never scheduled (the wake finds it held or `DONE`), never
+/// polled, its future dropped exactly once, and it ends `DONE`.
+#[test]
+fn held_token_dropped_cancels_without_a_poll() {
+    use spam_scheduler::task::new_task_held;
+
+    let seen = Seen::default();
+    let s = seen.clone();
+    model(move || {
+        let rec = Recorder::default();
+        let slot = Arc::new(Mutex::new(Slot { ready: true, waker: None }));
+        let (fut, c) = one_shot(&slot);
+        let (task, held) = new_task_held(rec.as_dyn(), (), move |_| fut);
+        let turns = Turns::new();
+        let waking = thread::spawn({
+            let (task, turns) = (task.clone(), turns.clone());
+            move || {
+                turns.step();
+                let before = task.status();
+                task.wake_by_ref();
+                before
+            }
+        });
+        turns.step();
+        drop(held);
+        let before = waking.join().unwrap();
+        assert_eq!(rec.scheduled(), 0, "a held task was scheduled");
+        assert!(task.is_done());
+        assert_eq!(c.polls.load(Relaxed), 0, "a cancelled task was polled");
+        assert_eq!(c.drops.load(Relaxed), 1);
+        s.saw(format!("wake found {before:?}"));
+    });
+    seen.assert_saw(&["wake found Running", "wake found Done"]);
+}
+
+/// Transition 7: `TaskRef::cancel` from outside (the shutdown drain) races with a wake of the
+/// task (a thread completes its one-shot and wakes it) and with the run that wake leads to: the
+/// waking thread then takes what the recorder holds and, as its queue holder, runs it
+/// (`holder_cancels == false`) or cancels it (`Notified::cancel`, a queue drained at shutdown).
+/// The task was polled once before (it is idle, its waker registered).
+///
+/// Property: the future is dropped exactly once and never polled after that (polls stop at 2:
+/// the first one and at most one run), never polled concurrently with the cancel's drop (the
+/// future cell is a loom `UnsafeCell`); cancel takes the poll right only from an idle task
+/// (returns `true`, nothing is scheduled any more) and leaves a `SCHEDULED` or `RUNNING` task to
+/// its queue holder (returns `false`), whose run or cancel then finishes it; either way the task
+/// ends `DONE`.
+fn cancel_races_wake_and_run(holder_cancels: bool) {
+    let seen = Seen::default();
+    let s = seen.clone();
+    model(move || {
+        let rec = Recorder::default();
+        let slot = Arc::new(Mutex::new(Slot::default()));
+        let (fut, c) = one_shot(&slot);
+        let task = new_task(rec.as_dyn(), (), move |_| fut);
+        task.wake_by_ref();
+        assert_eq!(rec.pop().expect("the first wake schedules").run(), PollOutcome::Pending);
+        let turns = Turns::new();
+        let holder = thread::spawn({
+            let (slot, rec, turns) = (slot.clone(), rec.clone(), turns.clone());
+            move || {
+                turns.step();
+                complete(&slot);
+                turns.step();
+                match rec.pop() {
+                    Some(t) if holder_cancels => {
+                        t.cancel();
+                        "holder cancelled"
+                    }
+                    Some(t) => {
+                        t.run();
+                        "holder ran"
+                    }
+                    None => "nothing queued",
+                }
+            }
+        });
+        turns.step();
+        let status = task.status();
+        let cancelled = task.cancel();
+        let held = holder.join().unwrap();
+        let late = run_queued(&rec);
+        assert_eq!(late, 0, "a task was queued after its holder looked");
+        assert!(task.is_done());
+        assert_eq!(c.drops.load(Relaxed), 1, "future dropped {} times", c.drops.load(Relaxed));
+        let polls = c.polls.load(Relaxed);
+        match (cancelled, held) {
+            // cancel took the poll right (idle) or found the task done: no second poll after it.
+            (true, "nothing queued") => assert_eq!(polls, 1),
+            (true, _) => assert_eq!(polls, 1 + usize::from(!holder_cancels), "ran after the cancel"),
+            (false, _) => assert!(held != "nothing queued", "cancel left the task to nobody"),
+        }
+        assert!(rec.scheduled() <= 2);
+        s.saw(format!("cancel -> {cancelled} ({status:?}), {held}"));
+    });
+    let holder = if holder_cancels { "holder cancelled" } else { "holder ran" };
+    seen.assert_saw(&[
+        // cancel first (the wake finds RUNNING or DONE: nothing queued)
+        "cancel -> true (Idle), nothing queued",
+        // the wake first: cancel finds the task queued or running and leaves it
+        &format!("cancel -> false (Scheduled), {holder}"),
+        // the holder finished the task before cancel looked
+        &format!("cancel -> true (Done), {holder}"),
+    ]);
+}
+
+#[test]
+fn cancel_races_wake_and_run_by_the_holder() {
+    cancel_races_wake_and_run(false);
+}
+
+#[test]
+fn cancel_races_wake_and_cancel_by_the_holder() {
+    cancel_races_wake_and_run(true);
+}
