@@ -22,6 +22,7 @@ pub fn drop_value<T>(value: T) {
 }
 
 /// Drops every item of `items`, each in its own containment.
+#[inline]
 pub fn drop_each<T>(items: impl IntoIterator<Item = T>) {
     for v in items {
         drop_value(v);

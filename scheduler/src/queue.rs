@@ -167,11 +167,15 @@ pub const MAX_LIFO_POLLS: u32 = 8;
 /// must not wait behind a long poll while another worker is idle.
 ///
 /// # Protocol
-/// One atomic word holding a `Notified` pointer or null. Only the owner puts a task in (`swap`);
-/// anyone takes one out with `swap(null)`. Every transfer is a single `swap`, so each task leaves
-/// the slot exactly once, to whoever's swap returned it. The swaps are AcqRel: the taker sees
-/// everything the putter did before putting (the task cell itself is published by its state word).
-/// Loom model: `loom-tests/tests/lifo.rs`.
+/// One atomic word holding a `Notified` pointer or null. Only the owner puts a task in; anyone
+/// takes one out with `swap(null)`, so each task leaves the slot exactly once, to whoever's swap
+/// returned it. Since only the owner makes the word non-null, an owner that left it null knows it
+/// is still null: it keeps that knowledge in `Local::lifo_full`, puts into an empty slot with a
+/// plain Release store and skips the take when it put nothing (no atomic RMW at all). Only a
+/// put into a slot it filled, or a take of a task it put, needs the swap, since a thief may have
+/// taken the task meanwhile. So a wake-then-run costs one RMW. The taker's swap is AcqRel: it
+/// sees everything the putter did before putting (the task cell itself is published by its state
+/// word). Loom model: `loom-tests/tests/lifo.rs`.
 #[derive(Debug)]
 pub struct LifoSlot {
     task: AtomicPtr<()>,
@@ -182,12 +186,36 @@ impl LifoSlot {
         LifoSlot { task: AtomicPtr::new(std::ptr::null_mut()) }
     }
 
-    /// Owner: puts `t` in; returns the task it displaced.
+    /// Owner, slot known empty: puts `t` in.
+    #[inline]
+    fn put_empty(&self, t: Notified) {
+        #[cfg(not(spam_loom))]
+        self.task.store(t.into_raw(), Release);
+        // loom does not keep a plain store out of a concurrent RMW's read-write window
+        // (tokio-rs/loom#254), so a thief's swap could "miss" this store there. In the C++ model
+        // the store is equivalent to a swap that finds null; model it as that swap, and check
+        // the invariant the store relies on (only the owner fills the slot).
+        #[cfg(spam_loom)]
+        {
+            let old = self.task.swap(t.into_raw(), AcqRel);
+            assert!(old.is_null(), "the owner's LIFO slot was not empty although it left it empty");
+        }
+    }
+
+    /// Owner, slot possibly full: puts `t` in; returns the task it displaced.
     #[inline]
     fn put(&self, t: Notified) -> Option<Notified> {
         let old = self.task.swap(t.into_raw(), AcqRel);
         // SAFETY: a non-null pointer in the slot came from `into_raw` and is taken out once,
         // by this swap.
+        (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
+    }
+
+    /// Owner: takes out what it put, unless a thief took it.
+    #[inline]
+    fn take(&self) -> Option<Notified> {
+        let old = self.task.swap(std::ptr::null_mut(), AcqRel);
+        // SAFETY: as in `put`.
         (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
     }
 
@@ -197,9 +225,7 @@ impl LifoSlot {
         if self.task.load(Relaxed).is_null() {
             return None;
         }
-        let old = self.task.swap(std::ptr::null_mut(), AcqRel);
-        // SAFETY: as in `put`.
-        (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
+        self.take()
     }
 
     /// `true` if a task sits in the slot (a snapshot).
@@ -226,6 +252,8 @@ impl Drop for LifoSlot {
 pub struct Local {
     pub deque: Deque,
     lifo: Arc<LifoSlot>,
+    /// `false` only while the LIFO slot is known to be empty (see `LifoSlot`, "Protocol").
+    lifo_full: Cell<bool>,
     lifo_streak: Cell<u32>,
 }
 
@@ -233,14 +261,29 @@ impl Local {
     /// A worker's queues; `lifo` is its slot, shared with the peers that may steal from it.
     pub fn new(lifo: Arc<LifoSlot>) -> (Local, Stealer) {
         let (deque, stealer) = Deque::new();
-        (Local { deque, lifo, lifo_streak: Cell::new(0) }, stealer)
+        (Local { deque, lifo, lifo_full: Cell::new(false), lifo_streak: Cell::new(0) }, stealer)
     }
 
     /// Puts a freshly woken task in the LIFO slot. Returns the task it displaced, which the
     /// caller must push to the deque (and post as work).
     #[inline]
     pub fn push_lifo(&self, t: Notified) -> Option<Notified> {
-        self.lifo.put(t)
+        if self.lifo_full.replace(true) {
+            self.lifo.put(t)
+        } else {
+            self.lifo.put_empty(t);
+            None
+        }
+    }
+
+    /// Takes the LIFO task back, if it is still there.
+    #[inline]
+    fn take_lifo(&self) -> Option<Notified> {
+        if self.lifo_full.replace(false) {
+            self.lifo.take()
+        } else {
+            None
+        }
     }
 
     /// The next task to run from this worker's own queues, and whether it came from the LIFO
@@ -248,7 +291,7 @@ impl Local {
     /// deque instead.
     #[inline]
     pub fn pop(&self) -> Option<(Notified, bool)> {
-        if let Some(t) = self.lifo.steal() {
+        if let Some(t) = self.take_lifo() {
             let streak = self.lifo_streak.get();
             if streak < MAX_LIFO_POLLS {
                 self.lifo_streak.set(streak + 1);
@@ -262,7 +305,7 @@ impl Local {
 
     /// Takes everything left (shutdown).
     pub fn drain(&self) -> Vec<Notified> {
-        let mut v: Vec<Notified> = self.lifo.steal().into_iter().collect();
+        let mut v: Vec<Notified> = self.take_lifo().into_iter().collect();
         while let Some(t) = self.deque.pop() {
             v.push(t);
         }

@@ -169,6 +169,7 @@ impl std::fmt::Debug for Notified {
 }
 
 /// Creates a task cell. Returns the ref; the task is idle: call [`TaskRef::wake_by_ref`] to run it.
+#[inline]
 pub fn new_task<H, F>(sched: Arc<dyn Schedule>, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> TaskRef<H>
 where
     H: Send + Sync + 'static,
@@ -190,6 +191,7 @@ where
 /// Creates a task *held* by its creator (transition 6): nothing polls it before [`Held::start`],
 /// and until then the holder has a poller's exclusive access to the future and to the parts of
 /// `H` a poll may touch. Returns the ref and the token.
+#[inline]
 pub fn new_task_held<H, F>(
     sched: Arc<dyn Schedule>,
     data: H,
@@ -267,10 +269,10 @@ unsafe fn poll<H, F: Future<Output = ()>>(ptr: NonNull<Header>, cx: &mut Context
 
 unsafe fn drop_future<H, F>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<H, F>>();
-    // SAFETY: the caller has exclusive access (RUNNING set, or no worker alive at shutdown).
-    // Take the future out first, then drop it, so a re-entrant look at the stage sees `None`.
-    let fut = unsafe { (*cell.as_ptr()).future.with_mut(|p| (*p).take()) };
-    drop(fut);
+    // SAFETY: the caller has exclusive access (it holds the poll right). Dropped in place: the
+    // stage may be large, and moving it out would copy it; nothing reads the stage during the
+    // drop (the poll right is ours), and the assignment leaves `None` even if the drop unwinds.
+    unsafe { (*cell.as_ptr()).future.with_mut(|p| *p = None) };
 }
 
 unsafe fn dealloc<H, F>(ptr: NonNull<Header>) {
@@ -279,12 +281,15 @@ unsafe fn dealloc<H, F>(ptr: NonNull<Header>) {
     let cell = unsafe { Box::from_raw(ptr.cast::<Cell<H, F>>().as_ptr()) };
     // The future first (it may still reach the user header through its `HeaderPtr`), then the
     // rest. Both are user values and the last ref may be dropped anywhere (a waker in a timer, a
-    // queue at shutdown): a panic is contained, and the memory is freed either way.
-    let fut = cell.future.with_mut(|p| {
-        // SAFETY: we own the cell exclusively (last ref).
-        unsafe { (*p).take() }
+    // queue at shutdown): a panic is contained, and the memory is freed either way. The future
+    // is dropped in place (no move of a possibly large stage); usually it is gone already.
+    cell.future.with_mut(|p| {
+        // SAFETY: we own the cell exclusively (last ref): no other access to the stage.
+        if unsafe { (*p).is_some() } {
+            // SAFETY: as above.
+            crate::contain::run(|| unsafe { *p = None });
+        }
     });
-    crate::contain::drop_value(fut);
     crate::contain::drop_value(cell);
 }
 

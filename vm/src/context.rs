@@ -40,12 +40,18 @@ impl Drop for CurrentGuard {
 /// the end of the poll.
 #[inline]
 pub fn with_current<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
-    with_current_unchecked(|p| {
-        if p.pending_exit() {
-            crate::process::unwind_pending();
-        }
-        f(p)
-    })
+    // Not through `with_current_unchecked`: wrapping `f` would move it (and a future it owns,
+    // for `spawn`) once more.
+    let p = CURRENT.with(|c| c.get());
+    if p.is_null() {
+        return Err(NotInProcess);
+    }
+    // SAFETY: as in `with_current_unchecked`.
+    let p = unsafe { &*p };
+    if p.pending_exit() {
+        crate::process::unwind_pending();
+    }
+    Ok(f(p))
 }
 
 /// [`with_current`] without the pending-exit check: for the VM's own clean-up in destructors.

@@ -41,16 +41,22 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     let owner = rt.table.mark_dying(me);
     // 2. Close, and drop the user's messages while the relation sets are still in place.
     let mut raced = Vec::new();
-    for node in proc.mailbox.close() {
-        if node.kind() == Kind::Signal {
-            raced.push(node.into_signal());
-        } else {
-            drop_value(node);
+    let closed = proc.mailbox.close();
+    if !closed.is_empty() {
+        for node in closed {
+            if node.kind() == Kind::Signal {
+                raced.push(node.into_signal());
+            } else {
+                drop_value(node);
+            }
         }
     }
     // Take the queue out before dropping it: a destructor may call a process function that
     // touches the private state again.
-    drop_each(proc.with_private(|p| std::mem::take(&mut p.save)));
+    let save = proc.with_private(|p| std::mem::take(&mut p.save));
+    if !save.is_empty() {
+        drop_each(save);
+    }
     proc.queue_len.store(0, std::sync::atomic::Ordering::Relaxed);
     // 3. Name, and take the relation sets.
     let mut ext = proc.ext.lock().take().unwrap_or_default();
@@ -58,7 +64,7 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         rt.registry.remove(&name, me);
     }
     // 4. Answer what raced in.
-    for sig in raced {
+    for sig in raced.drain(..) {
         match sig {
             Signal::Link { from } => {
                 let _ = rt.send_signal(from, Signal::Exit { from: me, reason: Reason::Noproc, link: true });
@@ -75,18 +81,25 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
             other @ (Signal::Exit { .. } | Signal::Down { .. }) => drop_value(other), // reasons may hold user values
         }
     }
-    // 5. Tell.
-    for &l in &ext.links {
-        let _ = rt.send_signal(l, Signal::Exit { from: me, reason: reason.clone(), link: true });
+    // 5. Tell. (Most processes have no relations: skip the empty sets' iterators.)
+    if !ext.links.is_empty() {
+        for &l in &ext.links {
+            let _ = rt.send_signal(l, Signal::Exit { from: me, reason: reason.clone(), link: true });
+        }
     }
-    for (&mref, &watcher) in &ext.monitored_by {
-        let _ = rt.send_signal(watcher, Signal::Down { from: me, mref, reason: reason.clone() });
+    if !ext.monitored_by.is_empty() {
+        for (&mref, &watcher) in &ext.monitored_by {
+            let _ = rt.send_signal(watcher, Signal::Down { from: me, mref, reason: reason.clone() });
+        }
     }
-    for (&mref, &target) in &ext.monitors {
-        let _ = rt.send_signal(target, Signal::Demonitor { mref });
+    if !ext.monitors.is_empty() {
+        for (&mref, &target) in &ext.monitors {
+            let _ = rt.send_signal(target, Signal::Demonitor { mref });
+        }
     }
     if let Some(b) = &proc.bound {
-        b.waiters.lock().wake_all();
+        let waiters = std::mem::take(&mut *b.waiters.lock());
+        waiters.wake_all();
     }
     // 6. Release.
     if let Some(hook) = ext.on_exit.take() {

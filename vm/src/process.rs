@@ -110,7 +110,9 @@ pub(crate) struct Private {
 impl Drop for Private {
     fn drop(&mut self) {
         // Messages are user values: one containment each (a panic must not abort the drop).
-        spam_scheduler::contain::drop_each(self.save.drain(..));
+        if !self.save.is_empty() {
+            spam_scheduler::contain::drop_each(self.save.drain(..));
+        }
     }
 }
 
@@ -250,9 +252,12 @@ impl Process {
         use spam_scheduler::contain::{drop_each, drop_value};
         drop_each(self.mailbox.close());
         drop_each(self.with_private(|p| std::mem::take(&mut p.save)));
-        drop_value(self.ext.lock().take());
+        // Take each out under its lock, drop it after (destructors must not run under a lock).
+        let ext = self.ext.lock().take();
+        drop_value(ext);
         if let Some(b) = &self.bound {
-            drop(std::mem::take(&mut *b.waiters.lock()));
+            let waiters = std::mem::take(&mut *b.waiters.lock());
+            drop(waiters);
         }
     }
 
@@ -369,6 +374,7 @@ pub(crate) struct ProcessFuture<F> {
 }
 
 impl<F> ProcessFuture<F> {
+    #[inline]
     pub(crate) fn new(proc: HeaderPtr<Process>, fut: F) -> Self {
         ProcessFuture { proc, fut: Some(fut), exited: false }
     }

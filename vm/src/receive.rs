@@ -302,9 +302,9 @@ impl Waiters {
         self.queue.pop_front().map(|(_, w)| w)
     }
 
-    /// Rule 5.
-    pub(crate) fn wake_all(&mut self) {
-        for (_, w) in std::mem::take(&mut self.queue) {
+    /// Rule 5 (call on a queue taken out of its lock).
+    pub(crate) fn wake_all(self) {
+        for (_, w) in self.queue {
             w.wake();
         }
     }

@@ -31,6 +31,7 @@ struct HeldProcess {
 }
 
 impl HeldProcess {
+    #[inline]
     fn header(&self) -> &Process {
         // SAFETY: the table's ref keeps the task alive until the process exits, and it cannot
         // exit before `start` (we hold its poll right).
@@ -38,6 +39,7 @@ impl HeldProcess {
     }
 
     /// Lets the process run.
+    #[inline]
     fn start(self) {
         self.held.start();
     }
