@@ -81,6 +81,23 @@ fn tasks(rec: &Recorder, n: usize) -> (Vec<TaskRef<()>>, Vec<Notified>, Vec<Arc<
     (refs, queued, probes)
 }
 
+/// A thief thread that tries to steal the slot twice and runs what it gets; joins to how many.
+fn spawn_thief(slot: &Arc<LifoSlot>, turns: &Turns) -> thread::JoinHandle<usize> {
+    let (slot, turns) = (slot.clone(), turns.clone());
+    thread::spawn(move || {
+        THIEF.with(|t| t.set(true));
+        let mut got = 0;
+        for _ in 0..2 {
+            turns.step();
+            if let Some(t) = slot.steal() {
+                t.run();
+                got += 1;
+            }
+        }
+        got
+    })
+}
+
 /// Puts `t` in the owner's LIFO slot; a displaced task goes to the owner's deque.
 fn push(local: &Local, t: Notified) {
     if let Some(d) = local.push_lifo(t) {
@@ -121,21 +138,7 @@ fn push_pop_vs_steal_runs_every_task_once() {
         let slot = Arc::new(LifoSlot::new());
         let (local, _stealer) = Local::new(slot.clone());
         let turns = Turns::new();
-        let thief = thread::spawn({
-            let (slot, turns) = (slot.clone(), turns.clone());
-            move || {
-                THIEF.with(|t| t.set(true));
-                let mut got = 0;
-                for _ in 0..2 {
-                    turns.step();
-                    if let Some(t) = slot.steal() {
-                        t.run();
-                        got += 1;
-                    }
-                }
-                got
-            }
-        });
+        let thief = spawn_thief(&slot, &turns);
         let t2 = queued.pop().unwrap();
         let t1 = queued.pop().unwrap();
         let t0 = queued.pop().unwrap();
@@ -185,21 +188,7 @@ fn drain_vs_steal_each_task_out_once() {
         let slot = Arc::new(LifoSlot::new());
         let (local, _stealer) = Local::new(slot.clone());
         let turns = Turns::new();
-        let thief = thread::spawn({
-            let (slot, turns) = (slot.clone(), turns.clone());
-            move || {
-                THIEF.with(|t| t.set(true));
-                let mut got = 0;
-                for _ in 0..2 {
-                    turns.step();
-                    if let Some(t) = slot.steal() {
-                        t.run();
-                        got += 1;
-                    }
-                }
-                got
-            }
-        });
+        let thief = spawn_thief(&slot, &turns);
         let t1 = queued.pop().unwrap();
         let t0 = queued.pop().unwrap();
         turns.step();
