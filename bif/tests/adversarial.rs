@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 const LIMIT: u64 = 60;
 /// Upper bound on one wait inside a scenario (a missing `Down`, say), so a broken VM fails with
 /// a precise message before the scenario's watchdog.
-const WAIT: Duration = Duration::from_secs(20);
+const WAIT_BASE: Duration = Duration::from_secs(20);
 const ZERO: Duration = Duration::ZERO;
 
 /// Bumped each time a watchdog fires: spin loops in processes watch it and give up, so a hung
@@ -55,7 +55,7 @@ fn within<T: Send + 'static>(secs: u64, what: &'static str, f: impl FnOnce() -> 
             r
         })
         .expect("spawn the scenario thread");
-    match rx.recv_timeout(Duration::from_secs(secs)) {
+    match rx.recv_timeout(Duration::from_secs(secs * slowdown())) {
         Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
             Ok(v) => v,
             Err(p) => std::panic::resume_unwind(p),
@@ -67,11 +67,22 @@ fn within<T: Send + 'static>(secs: u64, what: &'static str, f: impl FnOnce() -> 
     }
 }
 
-/// Polls `cond` (1 ms apart) until it holds; fails after `WAIT`. A watchdog, not a timing test.
+/// Watchdogs are multiplied by `SPAM_TEST_SLOWDOWN` (default 1): under valgrind, which runs the
+/// code some 50 times slower and one thread at a time, set it to 20 or so.
+fn slowdown() -> u64 {
+    std::env::var("SPAM_TEST_SLOWDOWN").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
+}
+
+/// One wait's bound, `WAIT_BASE` times the slowdown.
+fn wait() -> Duration {
+    WAIT_BASE * slowdown() as u32
+}
+
+/// Polls `cond` (1 ms apart) until it holds; fails after `wait()`. A watchdog, not a timing test.
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + wait();
     while !cond() {
-        assert!(Instant::now() < deadline, "never happened within {WAIT:?}: {what}");
+        assert!(Instant::now() < deadline, "never happened within {:?}: {what}", wait());
         std::thread::sleep(Duration::from_millis(1));
     }
 }
@@ -151,9 +162,9 @@ fn bounded(cap: usize) -> SpawnOpts {
     SpawnOpts { mailbox_capacity: Some(cap), ..SpawnOpts::default() }
 }
 
-/// The next `Down` of `mref`, or `None` after `WAIT`.
+/// The next `Down` of `mref`, or `None` after `wait()`.
 async fn down_of(mref: Ref) -> Option<Down> {
-    receive_match_timeout(move |m: &Msg| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref), WAIT)
+    receive_match_timeout(move |m: &Msg| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref), wait())
         .await
         .unwrap()
         .map(|m| m.downcast::<Down>().ok().unwrap())
@@ -283,7 +294,7 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
                 let mut told = HashSet::new();
                 let (mut dup, mut foreign) = (0, 0);
                 while told.len() < refs.len() {
-                    match receive_match_timeout(|m: &Msg| m.is::<Down>(), WAIT).await.unwrap() {
+                    match receive_match_timeout(|m: &Msg| m.is::<Down>(), wait()).await.unwrap() {
                         Some(m) => {
                             let d = m.downcast::<Down>().ok().unwrap();
                             if !refs.contains(&d.monitor) {
@@ -473,7 +484,7 @@ fn send_async_never_loses_a_wake_up() {
             let q = spawn(async move { send_async(c, 2u32).await.unwrap() }).unwrap();
             wait_waiting(q).await;
             send(trigger, Stop).ok().unwrap(); // the consumer now receives three messages
-            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), WAIT).await.unwrap();
+            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await.unwrap();
             let got = got.expect("a waiting sender was never woken: its wake went to a stale duplicate entry of a sender that had finished");
             assert_eq!(got.downcast::<Vec<u32>>().ok().unwrap(), vec![0, 1, 2]);
             assert_eq!(down_of(pref).await.expect("p down").reason, Reason::Normal);
@@ -541,7 +552,7 @@ fn a_sender_killed_in_send_async_does_not_eat_another_waiters_wake() {
             spam::exit(p1, Reason::Kill).unwrap();
             assert_eq!(down_of(r1).await.expect("p1 down").reason, Reason::Killed);
             send(trigger, Stop).ok().unwrap();
-            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), WAIT).await.unwrap();
+            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await.unwrap();
             let got = got.expect("the surviving waiter was never woken: the killed waiter ate its wake");
             assert_eq!(got.downcast::<Vec<u32>>().ok().unwrap(), vec![0, 2]);
             assert_eq!(down_of(cref).await.expect("consumer down").reason, Reason::Normal);
@@ -639,7 +650,7 @@ fn a_panicking_message_destructor_at_exit_still_tells_links_and_monitors() {
             let mut downs = Vec::new();
             let mut exits = Vec::new();
             while downs.len() < 2 || exits.len() < 2 {
-                match receive_match_timeout(|m: &Msg| m.is::<Down>() || m.is::<Exit>(), WAIT).await.unwrap() {
+                match receive_match_timeout(|m: &Msg| m.is::<Down>() || m.is::<Exit>(), wait()).await.unwrap() {
                     Some(m) => match m.downcast::<Down>() {
                         Ok(d) => downs.push((d.monitor, d.pid)),
                         Err(m) => exits.push(m.downcast::<Exit>().ok().unwrap().from),
@@ -712,7 +723,7 @@ fn a_panicking_message_destructor_on_the_timer_thread_keeps_timers_running() {
             }
         });
         for what in ["a dead pid", "an unregistered name"] {
-            let (timed_out, got) = step_rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            let (timed_out, got) = step_rx.recv_timeout(wait()).unwrap_or_else(|_| {
                 panic!("after a send_after message to {what} panicked in its destructor, timers stopped firing")
             });
             assert!(timed_out, "receive_timeout returned a message nobody sent");
@@ -811,7 +822,7 @@ fn links_and_monitors_made_by_a_message_destructor_during_exit_are_told() {
             w_tx.send(x).unwrap();
             let d = down_of(xr).await.expect("x down");
             let what: (String, String, String) =
-                receive_match_timeout(|m: &Msg| m.is::<(String, String, String)>(), WAIT)
+                receive_match_timeout(|m: &Msg| m.is::<(String, String, String)>(), wait())
                     .await
                     .unwrap()
                     .expect("the destructor ran")
@@ -822,7 +833,7 @@ fn links_and_monitors_made_by_a_message_destructor_during_exit_are_told() {
             let mut my_exit = None;
             while child_exit.is_none() || my_exit.is_none() {
                 let Some(m) =
-                    receive_match_timeout(|m: &Msg| m.is::<Forwarded>() || m.is::<Exit>(), WAIT).await.unwrap()
+                    receive_match_timeout(|m: &Msg| m.is::<Forwarded>() || m.is::<Exit>(), wait()).await.unwrap()
                 else {
                     break;
                 };
@@ -849,7 +860,7 @@ fn links_and_monitors_made_by_a_message_destructor_during_exit_are_told() {
             problems.push(format!("the process it linked got {my_exit:?}, not {told:?}"));
         }
         // The Demonitor is the last thing the exit sends the watcher: poll for it (watchdog only).
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + wait();
         while vm.process_info(w).is_some_and(|i| i.monitored_by.contains(&x)) {
             if Instant::now() > deadline {
                 problems.push("the process it monitored still lists the dead process in monitored_by".into());
@@ -1213,7 +1224,7 @@ fn every_link_is_told_exactly_once_in_an_exit_storm() {
             let mut from = HashSet::new();
             let mut problems = Vec::new();
             while from.len() < KIDS {
-                let Some(m) = receive_match_timeout(|m: &Msg| m.is::<Exit>(), WAIT).await.unwrap() else {
+                let Some(m) = receive_match_timeout(|m: &Msg| m.is::<Exit>(), wait()).await.unwrap() else {
                     problems.push(format!("only {} of {KIDS} Exits arrived", from.len()));
                     break;
                 };
@@ -1282,8 +1293,10 @@ fn a_process_panicking_in_its_own_futures_drop_still_tells_its_monitors() {
                 let want = if *reason == Reason::Kill { Reason::Killed } else { reason.clone() };
                 let d = down_of(*r).await.expect("no Down for a process whose future panicked in drop");
                 assert_eq!(d.reason, want);
-                let e =
-                    receive_match_timeout(move |m: &Msg| m.downcast_ref::<Exit>().is_some_and(|e| e.from == *p), WAIT);
+                let e = receive_match_timeout(
+                    move |m: &Msg| m.downcast_ref::<Exit>().is_some_and(|e| e.from == *p),
+                    wait(),
+                );
                 let e = e.await.unwrap().expect("no Exit for a process whose future panicked in drop");
                 assert_eq!(e.downcast::<Exit>().ok().unwrap().reason, want);
             }
