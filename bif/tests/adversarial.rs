@@ -340,8 +340,9 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
 // 2. Vm calls from other threads during shutdown
 // ---------------------------------------------------------------------------------------------
 
-/// Rule (`Vm::shutdown`, table.rs "Shutdown"): `Vm::send`, `Vm::exit` and `Vm::spawn` may be
-/// called from any thread at any time, also while `shutdown` runs: the shutdown drain never
+/// Rule (`Vm::shutdown`, table.rs "Shutdown"): `Vm::send`, `Vm::exit`, `Vm::spawn`,
+/// `Vm::process_info` and `Vm::run` may be called from any thread at any time, also while
+/// `shutdown` runs: the shutdown drain never
 /// frees or swaps out a task a pinned sender is using, a spawn racing it is either refused or
 /// drained, and afterwards nothing is left: `process_count() == 0`, every future and message
 /// dropped exactly once.
@@ -376,6 +377,13 @@ fn vm_calls_from_other_threads_during_shutdown_are_safe() {
                                     1 | 2 => {
                                         spawn_one(vm, tally.guard());
                                     }
+                                    3 => {
+                                        // Inspection pins the slot too; the answer may be None.
+                                        let info = vm.process_info(p);
+                                        assert!(info.is_none_or(|i| i.pid == p));
+                                        let _ = vm.is_alive(p);
+                                        let _ = vm.whereis("nobody");
+                                    }
                                     _ => vm.exit(p, Reason::Normal), // ignored: not trapping
                                 }
                             }
@@ -385,6 +393,19 @@ fn vm_calls_from_other_threads_during_shutdown_are_safe() {
                         }
                     });
                 }
+                // A root process started while the VM shuts down: `run` returns whatever happens
+                // (refused: Noproc; cancelled by the drain: Killed; or it ended: Normal).
+                let (vm_ref, tally_ref, stop_ref) = (&vm, &tally, &stop);
+                s.spawn(move || {
+                    while !stop_ref.load(SeqCst) {
+                        let g = tally_ref.guard();
+                        let r = vm_ref.run(async move {
+                            let _g = g;
+                            let _ = receive_timeout(Duration::from_millis(1)).await;
+                        });
+                        assert!(matches!(r, Reason::Normal | Reason::Killed | Reason::Noproc), "run returned {r:?}");
+                    }
+                });
                 while passes.load(SeqCst) < 4 {
                     std::thread::yield_now();
                 }
