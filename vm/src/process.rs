@@ -282,7 +282,10 @@ impl Process {
         match sig {
             Signal::Exit { from, reason, link } => {
                 if link && !self.ext().links.remove(&from) {
-                    return; // unlinked meanwhile: the signal is void
+                    // Unlinked meanwhile: the signal is void. A user reason may be a user value
+                    // whose last clone this is; the drain runs outside the poll's catch_unwind.
+                    spam_scheduler::contain::drop_value(reason);
+                    return;
                 }
                 if !link && reason == Reason::Kill {
                     self.set_exit(Reason::Killed);
@@ -312,6 +315,8 @@ impl Process {
                 let active = self.ext().take_monitor(mref).is_some();
                 if active {
                     self.with_private(|p| p.save.push_back(Msg::system(Down { monitor: mref, pid: from, reason })));
+                } else {
+                    spam_scheduler::contain::drop_value(reason); // as for a void exit signal
                 }
             }
         }
