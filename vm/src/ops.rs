@@ -75,12 +75,10 @@ impl Process {
         }
         if flush {
             self.drain();
+            // Inside a selective receive's predicate the save queue is taken out: the scan
+            // removes this monitor's `Down` from it (receive.rs).
+            crate::receive::note_flush(self, mref);
             let removed = self.with_private(|p| {
-                if p.scanning {
-                    // Inside a selective receive's predicate: the save queue is taken out; the
-                    // scan removes this monitor's `Down` from it (receive.rs).
-                    p.flushed.push(mref);
-                }
                 let before = p.save.len();
                 p.save.retain(|m| m.downcast_ref::<crate::Down>().is_none_or(|d| d.monitor != mref));
                 let n = before - p.save.len();

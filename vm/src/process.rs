@@ -100,11 +100,6 @@ pub(crate) struct Private {
     /// Set when a handled signal decided that the process dies. Once set it stays set until the
     /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
     pub(crate) pending_exit: Option<Reason>,
-    /// `true` while a selective receive runs a user predicate with `save` taken out
-    /// (`Receive::scan_taken`); `demonitor(.., flush)` then records its ref in `flushed`.
-    pub(crate) scanning: bool,
-    /// Monitors flushed while `scanning`: their `Down`s are removed from the taken queue.
-    pub(crate) flushed: Vec<Ref>,
 }
 
 impl Drop for Private {
@@ -372,22 +367,21 @@ pub(crate) fn unwind_pending() {
 /// The future the scheduler polls for a process: the user's future plus the VM's duties.
 pub(crate) struct ProcessFuture<F> {
     proc: HeaderPtr<Process>,
+    /// The user's future; `None` once the exit protocol started. Dropped while still `Some`
+    /// (cancelled at shutdown), the process future tears the control block down.
     fut: Option<F>,
-    /// The exit protocol ran. Dropped without it (cancelled at shutdown), the future tears the
-    /// control block down.
-    exited: bool,
 }
 
 impl<F> ProcessFuture<F> {
     #[inline]
     pub(crate) fn new(proc: HeaderPtr<Process>, fut: F) -> Self {
-        ProcessFuture { proc, fut: Some(fut), exited: false }
+        ProcessFuture { proc, fut: Some(fut) }
     }
 }
 
 impl<F> Drop for ProcessFuture<F> {
     fn drop(&mut self) {
-        if !self.exited {
+        if self.fut.is_some() {
             spam_scheduler::contain::run(|| self.fut = None);
             // SAFETY: the future lives inside its own task cell (dropped before the header, see
             // task.rs `dealloc`), so the header is alive; we are dropped under the poll right.
@@ -439,7 +433,6 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
                 r => r,
             },
         };
-        this.exited = true;
         crate::exit::exit(proc, reason);
         Poll::Ready(())
     }

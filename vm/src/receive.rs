@@ -10,7 +10,8 @@
 //!
 //! # Selective receive and `demonitor(.., flush)` in a predicate
 //! A user predicate may call process functions, so it runs with the save queue taken out
-//! (`Private::scanning`). A `demonitor(ref, true)` it makes records `ref` in `Private::flushed`;
+//! (`Taken`, which marks the scan in the thread-local `SCAN`: a predicate runs inside its
+//! process's poll, on that thread). A `demonitor(ref, true)` it makes records `ref` there;
 //! after each predicate call the scan removes that monitor's `Down` from the taken queue (so it is
 //! never received, even if it is the message the predicate just matched), and the queue is put
 //! back, with whatever arrived meanwhile after it, when the scan ends or unwinds.
@@ -163,10 +164,10 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
             if self.scanned >= len {
                 return None;
             }
-            pv.scanning = true;
             Some(std::mem::take(&mut pv.save))
         })?;
-        let mut taken = Taken { p, save };
+        let prev = SCAN.with(|s| s.replace(Some(Scan { proc: p, flushed: Vec::new() })));
+        let mut taken = Taken { p, save, prev };
         let mut i = self.scanned;
         let mut hit = None;
         while i < taken.save.len() {
@@ -195,18 +196,55 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     }
 }
 
+/// A selective receive running a user predicate on this thread: its process, and the monitors
+/// the predicate flushed. Kept out of the control block (it exists only during one scan), in a
+/// thread-local through the sync shim (under loom each model thread has its own).
+struct Scan {
+    proc: *const Process,
+    flushed: Vec<crate::Ref>,
+}
+
+#[cfg(not(spam_loom))]
+std::thread_local! {
+    static SCAN: std::cell::Cell<Option<Scan>> = const { std::cell::Cell::new(None) };
+}
+#[cfg(spam_loom)]
+spam_scheduler::sync::thread_local! {
+    static SCAN: std::cell::Cell<Option<Scan>> = std::cell::Cell::new(None);
+}
+
+/// `demonitor(mref, true)` on `p`: if `p`'s save queue is taken out by a predicate scan on this
+/// thread, records `mref` so the scan removes its `Down` (module doc).
+pub(crate) fn note_flush(p: &Process, mref: crate::Ref) {
+    SCAN.with(|s| {
+        if let Some(mut scan) = s.take() {
+            if std::ptr::eq(scan.proc, p) {
+                scan.flushed.push(mref);
+            }
+            s.set(Some(scan));
+        }
+    });
+}
+
 /// The save queue, taken out while a user predicate runs. Dropped (also when the predicate
 /// unwinds), it goes back in front of whatever arrived meanwhile.
 struct Taken<'a> {
     p: &'a Process,
     save: VecDeque<Msg>,
+    /// The scan this one nests in, if any, restored at drop.
+    prev: Option<Scan>,
 }
 
 impl Taken<'_> {
     /// Removes the `Down`s of monitors flushed by the predicate. Returns how many were before
     /// index `i`, and whether the message at `i` was one.
     fn apply_flushes(&mut self, i: usize) -> (usize, bool) {
-        let flushed = self.p.with_private(|pv| std::mem::take(&mut pv.flushed));
+        let flushed = SCAN.with(|s| {
+            let mut scan = s.take();
+            let flushed = scan.as_mut().map(|sc| std::mem::take(&mut sc.flushed)).unwrap_or_default();
+            s.set(scan);
+            flushed
+        });
         if flushed.is_empty() {
             return (0, false);
         }
@@ -232,11 +270,12 @@ impl Taken<'_> {
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
         self.apply_flushes(0);
+        let prev = self.prev.take();
+        SCAN.with(|s| s.set(prev));
         let save = std::mem::take(&mut self.save);
         self.p.with_private(|pv| {
             let arrived = std::mem::replace(&mut pv.save, save);
             pv.save.extend(arrived);
-            pv.scanning = false;
         });
         self.p.publish_queue_len();
     }
