@@ -26,8 +26,9 @@
 //! - the *monitor* thread (`monitor`, one per scheduler of more than one worker) looks every
 //!   `MONITOR_TICK` while some worker is awake, and wakes a sleeping worker (`notify_one`) for
 //!   each slot it saw stuck over a whole tick, so the task is taken even when every other
-//!   worker was asleep when it was woken. The hot path pays nothing for this: putting into the
-//!   slot is one swap, and no notification.
+//!   worker was asleep when it was woken. The hot path pays little for this: putting into the
+//!   slot is a plain store and taking it back one swap (queue.rs, `LifoSlot`), with no
+//!   notification.
 //!
 //! # Wakes after shutdown
 //! A wake from outside the workers pushes to the injector, then (after `notify_one`'s SeqCst
