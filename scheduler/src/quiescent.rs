@@ -13,7 +13,7 @@
 //! 2. **Offline** (before parking): `qs[w] += 1` (odd) with Release.
 //! 3. **Retire** (the user): make the object unreachable for new readers with a SeqCst write
 //!    (the VM: slot LIVE → DYING), then take a [`Snapshot`] of every `qs[w]` (SeqCst loads).
-//! 4. **Grace** ([`Snapshot::elapsed`]): for every worker, `qs[w]` differs from the snapshot or
+//! 4. **Grace** ([`Quiescent::elapsed`]): for every worker, `qs[w]` differs from the snapshot or
 //!    the snapshot was odd. Then it may be freed.
 //!
 //! Why 4 is safe: a worker whose counter moved has finished every poll that was running at the
