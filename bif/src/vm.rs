@@ -79,8 +79,18 @@ impl Vm {
 
     /// Runs `f` as a root process and blocks the calling thread until that process exits;
     /// returns its exit reason. Other processes keep running afterwards, until
-    /// [`Vm::shutdown`]. Must not be called from inside a process (it would block a scheduler).
+    /// [`Vm::shutdown`].
+    ///
+    /// # Panics
+    /// On one of this VM's scheduler threads (inside one of its processes) or on its timer thread
+    /// (a destructor it runs): blocking there could wait for the very thread the root needs.
+    /// Spawn a process instead.
     pub fn run<F: Future<Output = ()> + Send + 'static>(&self, f: F) -> Reason {
+        assert!(
+            !self.rt.on_scheduler_or_timer_thread(),
+            "Vm::run called on one of this VM's own scheduler or timer threads; it would block \
+             the thread its root process may need: spawn a process instead"
+        );
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let hook = Box::new(move |r: &Reason| {
             let _ = tx.send(r.clone());

@@ -1,5 +1,6 @@
 //! API misuse: every process function called outside a process returns `NotInProcess` (or its
-//! typed equivalent); none panics.
+//! typed equivalent); none panics. A `Vm` call that would block one of the VM's own threads
+//! panics, naming the function.
 
 use spam::*;
 use std::future::Future;
@@ -39,4 +40,22 @@ fn every_process_function_outside_a_process_returns_not_in_process() {
     assert_eq!(link(Pid::UNDEFINED), Err(LinkError::NotInProcess));
     assert_eq!(unlink(Pid::UNDEFINED), Err(NotInProcess));
     assert_eq!(exit(Pid::UNDEFINED, Reason::Kill), Err(NotInProcess));
+}
+
+/// `Vm::run` inside one of the VM's own processes would block a scheduler thread waiting for a
+/// root that may need that very thread (a hang from safe code): it panics instead, naming the
+/// function, as tokio's `block_on` does inside a runtime. The calling process exits with that
+/// panic; the VM goes on.
+#[test]
+fn vm_run_inside_its_own_process_panics_naming_the_function() {
+    let vm = std::sync::Arc::new(Vm::builder().schedulers(2).build());
+    let inner = vm.clone();
+    let reason = vm.run(async move {
+        inner.run(async {});
+    });
+    match reason {
+        Reason::Panic(msg) => assert!(msg.contains("Vm::run"), "panic message: {msg}"),
+        other => panic!("expected the caller to die with a panic naming Vm::run, got {other:?}"),
+    }
+    assert_eq!(vm.run(async {}), Reason::Normal, "the VM goes on");
 }

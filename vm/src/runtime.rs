@@ -449,6 +449,12 @@ impl Runtime {
             || self.timers.is_current_thread()
     }
 
+    /// `true` on one of this VM's scheduler workers or on its timer thread: a thread that must
+    /// never block waiting for a process of this VM.
+    pub fn on_scheduler_or_timer_thread(&self) -> bool {
+        self.sched.current_worker().is_some() || self.timers.is_current_thread()
+    }
+
     /// Shutdown protocol (who may touch a table slot when: `table.rs`, "Shutdown"):
     /// 1. refuse new spawns (the flag; spawns from outside in flight are waited for in 4);
     /// 2. stop the timer thread: pending timers are dropped, none fires from now on;
