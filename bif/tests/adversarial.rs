@@ -1353,17 +1353,20 @@ struct Ready;
 struct Ping(Pid);
 struct Pong;
 
-/// Rule (process.rs `handle_signal`; `spam_scheduler::contain`): a signal a receiver ignores (a
-/// `Down` of a monitor it dropped) is a user value when its reason is `Reason::other(..)`, and the
-/// receiver's drain may drop its last clone. That drain runs outside the poll's `catch_unwind`, so
-/// a panicking destructor there must be contained: the receiver goes on (it answers a ping) and
-/// is told about normally when it ends. Deterministic order: A monitors D and exits with the bomb
-/// reason; A pushes B's `Down` before its `Demonitor` to D (exit step 5), so once D no longer
-/// lists A among its watchers, B's `Down` is queued; B then drops its monitor without draining
-/// (`demonitor(r, false)`), and its next receive meets the stale `Down`.
+/// Rule (process.rs `handle_signal`, exit.rs; `spam_scheduler::contain`): a signal a receiver
+/// ignores (a `Down` of a monitor it dropped) is a user value when its reason is
+/// `Reason::other(..)`, and whoever drops the last clone runs its destructor: the receiver's
+/// drain (outside the poll's `catch_unwind`) or the end of the exiting process's own exit. A
+/// panicking destructor must be contained in both: the receiver goes on (it answers a ping) and is
+/// told about normally when it ends. Which side drops last is a race, so the scenario repeats.
+/// Order within one round: A monitors D and exits with the bomb reason; A pushes B's `Down` before
+/// its `Demonitor` to D (exit step 5), so once D no longer lists A among its watchers, B's `Down`
+/// is queued; B then drops its monitor without draining (`demonitor(r, false)`), and its next
+/// receive meets the stale `Down`.
 #[test]
 fn a_panicking_user_reason_dropped_by_a_receivers_drain_is_contained() {
     within(LIMIT, "stale Down with a panicking user reason", || {
+        const ROUNDS: usize = 30;
         let bombs = Arc::new(AtomicUsize::new(0));
         let vm = new_vm();
         let b2 = bombs.clone();
@@ -1376,42 +1379,44 @@ fn a_panicking_user_reason_dropped_by_a_receivers_drain_is_contained() {
                 }
             })
             .unwrap();
-            let a = spawn(async move {
-                monitor(d).unwrap();
-                let _: Go = recv().await.unwrap();
-                spam::exit_self(Reason::other(BombReason { _bomb: Bomb(b2) }));
-            })
-            .unwrap();
-            let (b, bref) = spawn_monitor(async move {
-                let r = monitor(a).unwrap();
-                send(a, Go).ok().unwrap();
-                // Until D no longer lists A: A's exit has pushed our Down (it comes first).
-                // Spin without awaiting: an await would start a poll that drains our mailbox.
-                let e = epoch();
-                while spam::process_info(d).unwrap().is_some_and(|i| i.monitored_by.contains(&a)) && !gave_up(e) {
-                    std::hint::spin_loop();
-                }
-                // Drop the monitor without draining: the queued Down becomes stale.
-                assert!(demonitor(r, false).unwrap(), "the monitor was active (its Down not handled yet)");
-                send(root, Ready).ok().unwrap();
-                let Ping(from) = recv().await.unwrap();
-                send(from, Pong).ok().unwrap();
-            })
-            .unwrap();
-            let _: Ready = receive_match_timeout(|m: &Msg| m.is::<Ready>(), wait())
-                .await
-                .unwrap()
-                .map(|m| m.downcast::<Ready>().ok().unwrap())
-                .expect("B never got ready");
-            send(b, Ping(root)).ok().unwrap();
-            let pong = receive_match_timeout(|m: &Msg| m.is::<Pong>(), wait()).await.unwrap();
-            assert!(pong.is_some(), "B did not survive dropping a stale Down with a panicking reason");
-            let down = down_of(bref).await.expect("B's Down");
-            assert_eq!(down.reason, Reason::Normal, "B must end normally, and be told about");
+            for round in 0..ROUNDS {
+                let b3 = b2.clone();
+                let a = spawn(async move {
+                    monitor(d).unwrap();
+                    let _: Go = recv().await.unwrap();
+                    spam::exit_self(Reason::other(BombReason { _bomb: Bomb(b3) }));
+                })
+                .unwrap();
+                let (b, bref) = spawn_monitor(async move {
+                    let r = monitor(a).unwrap();
+                    send(a, Go).ok().unwrap();
+                    // Spin without awaiting: an await would start a poll that drains our mailbox.
+                    let e = epoch();
+                    while spam::process_info(d).unwrap().is_some_and(|i| i.monitored_by.contains(&a)) && !gave_up(e) {
+                        std::hint::spin_loop();
+                    }
+                    // Drop the monitor without draining: the queued Down becomes stale.
+                    assert!(demonitor(r, false).unwrap(), "the monitor was active (its Down not handled yet)");
+                    send(root, Ready).ok().unwrap();
+                    let Ping(from) = recv().await.unwrap();
+                    send(from, Pong).ok().unwrap();
+                })
+                .unwrap();
+                receive_match_timeout(|m: &Msg| m.is::<Ready>(), wait())
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("round {round}: B never got ready"));
+                send(b, Ping(root)).ok().unwrap();
+                let pong = receive_match_timeout(|m: &Msg| m.is::<Pong>(), wait()).await.unwrap();
+                assert!(pong.is_some(), "round {round}: B did not survive a stale Down with a panicking reason");
+                let down = down_of(bref).await.expect("B's Down");
+                assert_eq!(down.reason, Reason::Normal, "round {round}: B must end normally, and be told about");
+            }
             spam::exit(d, Reason::Kill).unwrap();
         });
         assert_eq!(reason, Reason::Normal);
-        assert_eq!(bombs.load(SeqCst), 1, "the reason's destructor ran exactly once");
+        wait_until("every reason's destructor ran", || bombs.load(SeqCst) == ROUNDS);
         wait_until("every process reclaimed", || vm.process_count() == 0);
+        assert_eq!(bombs.load(SeqCst), ROUNDS, "each reason's destructor ran exactly once");
     });
 }

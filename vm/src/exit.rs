@@ -108,4 +108,6 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     if owner {
         rt.table.retire(me);
     }
+    // The reason may be a user value (`Reason::other`) and this its last clone.
+    drop_value(reason);
 }
