@@ -125,7 +125,7 @@ impl Handle {
     /// Like [`Handle::create`], but the task is *held* (task.rs, transition 6): nothing polls it
     /// before [`Held::start`], and until then the holder has a poller's exclusive access.
     #[inline]
-    pub fn create_held<H, F>(&self, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> (TaskRef<H>, Held)
+    pub fn create_held<H, F>(&self, data: H, make: impl FnOnce(HeaderPtr<H>) -> F) -> (TaskRef<H>, Held<H>)
     where
         H: Send + Sync + 'static,
         F: Future<Output = ()> + Send + 'static,

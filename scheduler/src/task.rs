@@ -196,7 +196,7 @@ pub fn new_task_held<H, F>(
     sched: Arc<dyn Schedule>,
     data: H,
     make: impl FnOnce(HeaderPtr<H>) -> F,
-) -> (TaskRef<H>, Held)
+) -> (TaskRef<H>, Held<H>)
 where
     H: Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
@@ -204,21 +204,33 @@ where
     let task = new_task(sched, data, make);
     // Not yet shared: a plain store of RUNNING and the token's ref.
     task.raw.header().state.store(RUNNING | (2 * REF_ONE), Relaxed);
-    let held = Held(task.raw);
+    let held = Held { raw: task.raw, _h: PhantomData };
     (task, held)
 }
 
 /// The poll right of a task created by [`new_task_held`], with one ref. Start it with
 /// [`Held::start`]; dropped unstarted, it cancels the task (the future never runs).
-pub struct Held(RawTask);
+pub struct Held<H> {
+    raw: RawTask,
+    _h: PhantomData<H>,
+}
 
-// SAFETY: like `Notified`: a counted ref plus the exclusive poll right, handed between threads.
-unsafe impl Send for Held {}
+// SAFETY: like `Notified`: a counted ref plus the exclusive poll right, handed between threads;
+// it exposes `&H` (H: Sync) and the cell's `H` and future are `Send`.
+unsafe impl<H: Send + Sync> Send for Held<H> {}
 
-impl Held {
+impl<H> Held<H> {
+    /// The user header. While the task is held, the holder has a poller's exclusive access to
+    /// the parts of `H` a poll may touch.
+    #[inline]
+    pub fn header(&self) -> &H {
+        // SAFETY: the token holds a ref, so the cell is alive.
+        unsafe { self.raw.data() }
+    }
+
     /// Transition 6 ends: `RUNNING` → `SCHEDULED`, and the task goes to a queue (with this ref).
     pub fn start(self) {
-        let raw = self.0;
+        let raw = self.raw;
         std::mem::forget(self);
         let header = raw.header();
         let mut cur = header.state.load(Acquire);
@@ -233,9 +245,9 @@ impl Held {
     }
 }
 
-impl Drop for Held {
+impl<H> Drop for Held<H> {
     fn drop(&mut self) {
-        let raw = self.0;
+        let raw = self.raw;
         // SAFETY: the token is the poll right: exclusive access to the future.
         unsafe { finish_cancel(raw) };
         raw.ref_dec();
@@ -294,6 +306,16 @@ unsafe fn dealloc<H, F>(ptr: NonNull<Header>) {
 }
 
 impl RawTask {
+    /// The user header `H` of the cell.
+    ///
+    /// # Safety
+    /// The cell's user header is an `H`, and a ref keeps the cell alive for `'a`.
+    #[inline]
+    unsafe fn data<'a, H>(self) -> &'a H {
+        // SAFETY: per the contract; `Prefix<H>` is the cell's repr(C) prefix.
+        unsafe { &(*self.0.cast::<Prefix<H>>().as_ptr()).data }
+    }
+
     #[inline]
     fn header(&self) -> &Header {
         // SAFETY: a RawTask is only used while some ref keeps the cell alive.
@@ -483,8 +505,8 @@ impl<H> TaskRef<H> {
     /// The user header value.
     #[inline]
     pub fn header(&self) -> &H {
-        // SAFETY: we hold a ref, so the cell is alive; `Prefix<H>` is the cell's repr(C) prefix.
-        unsafe { &(*self.raw.0.cast::<Prefix<H>>().as_ptr()).data }
+        // SAFETY: we hold a ref, so the cell is alive.
+        unsafe { self.raw.data() }
     }
 
     /// Wakes the task (schedules it if idle). Never consumes this ref.

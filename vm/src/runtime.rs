@@ -19,31 +19,8 @@ use crate::table::Table;
 use crate::timer::Timers;
 use spam_scheduler::sync::atomic::Ordering::*;
 use spam_scheduler::sync::Mutex;
-use spam_scheduler::{Handle, Scheduler};
+use spam_scheduler::{Handle, Held, Scheduler};
 use std::future::Future;
-
-/// The poll right of a process just installed (its task is held: nothing polls it yet), and the
-/// task pointer, kept alive by the table's ref for as long as the process has not exited, which
-/// it cannot do before it is started.
-struct HeldProcess {
-    held: spam_scheduler::Held,
-    task: *const (),
-}
-
-impl HeldProcess {
-    #[inline]
-    fn header(&self) -> &Process {
-        // SAFETY: the table's ref keeps the task alive until the process exits, and it cannot
-        // exit before `start` (we hold its poll right).
-        unsafe { spam_scheduler::TaskRef::<Process>::header_of_raw(self.task) }
-    }
-
-    /// Lets the process run.
-    #[inline]
-    fn start(self) {
-        self.held.start();
-    }
-}
 
 /// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
 pub(crate) enum Target<'a> {
@@ -282,7 +259,7 @@ impl Runtime {
         trap_exit: bool,
         capacity: Option<usize>,
         fut: F,
-    ) -> Result<(Pid, HeldProcess), SpawnError>
+    ) -> Result<(Pid, Held<Process>), SpawnError>
     where
         F: Future<Output = ()> + Send + 'static,
     {
@@ -296,9 +273,7 @@ impl Runtime {
         let pid = self.table.reserve().ok_or(SpawnError::TableFull)?;
         let proc = Process::new(pid, self, ext, trap_exit, capacity);
         let (task, held) = self.sched.create_held(proc, |hp| ProcessFuture::new(hp, fut));
-        let held = HeldProcess { held, task: task.into_raw() };
-        // SAFETY: `held.task` came from `into_raw` of a TaskRef<Process>; the table takes that ref.
-        self.table.insert(pid, unsafe { spam_scheduler::TaskRef::from_raw(held.task) });
+        self.table.insert(pid, task);
         Ok((pid, held))
     }
 
