@@ -457,13 +457,10 @@ impl Table {
             if !Self::mark_slot_dying(slot, None) {
                 continue;
             }
-            // We won LIVE → DYING and hold the owner pin: the task pointer is valid.
-            let p = slot.task.load(Acquire);
-            // SAFETY: pinned (the owner pin) with a matching serial: a live task ref; we only
-            // borrow it.
-            let task = std::mem::ManuallyDrop::new(unsafe { TaskRef::<Process>::from_raw(p) });
-            task.cancel();
-            self.unpin(slot, index);
+            // We won LIVE → DYING: the owner pin is ours. As a `Pinned` it keeps the task valid
+            // while we cancel it, and its drop releases the pin (the last one reclaims the slot).
+            let owner = Pinned { table: self, slot, index };
+            owner.task().cancel();
         }
     }
 }
