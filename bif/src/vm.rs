@@ -50,7 +50,7 @@ impl Drop for Vm {
             drop(rt); // shuts down and waits for it
             return;
         }
-        rt.shutdown(); // starts it: workers leave after their current polls
+        rt.begin_shutdown(); // workers leave after their current polls; the drop does the rest
         let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(rt)));
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new().name("spam-drop".into()).spawn(move || {

@@ -451,8 +451,7 @@ impl Runtime {
             return; // a destructor run by this very shutdown (steps 2–4) asked again
         }
         if self.on_own_thread() {
-            self.shut_down.store(true, SeqCst);
-            self.sched.begin_shutdown();
+            self.begin_shutdown();
             let mut reaper = self.reaper.lock();
             if reaper.is_none() && !self.stopped.is_completed() {
                 let rt = RtPtr(self);
@@ -470,6 +469,13 @@ impl Runtime {
         if let Some(t) = self.reaper.lock().take() {
             let _ = t.join();
         }
+    }
+
+    /// Sets the shutdown flags without waiting: no spawn from now on, the workers leave after
+    /// their current polls. Safe on any thread; the steps themselves run in `shutdown`.
+    pub fn begin_shutdown(&self) {
+        self.shut_down.store(true, SeqCst);
+        self.sched.begin_shutdown();
     }
 
     /// Steps 1–5, once; a concurrent caller waits for the first. Never on a thread of this VM.
