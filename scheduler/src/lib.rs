@@ -75,7 +75,7 @@ impl Builder {
     pub fn build(self) -> Scheduler {
         let (shared, locals) = Shared::new(self.workers);
         let shared = Arc::new(shared);
-        let threads = locals
+        let mut threads = locals
             .into_iter()
             .enumerate()
             .map(|(i, local)| {
@@ -86,7 +86,6 @@ impl Builder {
                     .expect("failed to start a scheduler worker thread")
             })
             .collect::<Vec<_>>();
-        let mut threads = threads;
         if self.workers > 1 {
             let s = shared.clone();
             threads.push(

@@ -205,17 +205,21 @@ impl LifoSlot {
     /// Owner, slot possibly full: puts `t` in; returns the task it displaced.
     #[inline]
     fn put(&self, t: Notified) -> Option<Notified> {
-        let old = self.task.swap(t.into_raw(), AcqRel);
-        // SAFETY: a non-null pointer in the slot came from `into_raw` and is taken out once,
-        // by this swap.
-        (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
+        self.exchange(t.into_raw())
     }
 
     /// Owner: takes out what it put, unless a thief took it.
     #[inline]
     fn take(&self) -> Option<Notified> {
-        let old = self.task.swap(std::ptr::null_mut(), AcqRel);
-        // SAFETY: as in `put`.
+        self.exchange(std::ptr::null_mut())
+    }
+
+    /// Swaps `new` in; the task that was there, if any, is now the caller's.
+    #[inline]
+    fn exchange(&self, new: *mut ()) -> Option<Notified> {
+        let old = self.task.swap(new, AcqRel);
+        // SAFETY: a non-null pointer in the slot came from `into_raw` and is taken out once,
+        // by this swap.
         (!old.is_null()).then(|| unsafe { Notified::from_raw(old) })
     }
 

@@ -21,8 +21,8 @@
 //! is occupied and its owner's poll counter has not moved over an interval: the owner is still
 //! in the poll that filled it. Then (and only then, so ping-pong keeps its locality) peers take
 //! the task:
-//! - a searching worker records each victim's poll counter in its first round and steals a LIFO
-//!   task whose owner's counter is unchanged in a later round;
+//! - a searching worker looks at each victim once a round and steals a LIFO task seen stuck
+//!   from one round of this search to the next (`Shared::lifo_stuck`);
 //! - the *monitor* thread (`monitor`, one per scheduler of more than one worker) looks every
 //!   `MONITOR_TICK` while some worker is awake, and wakes a sleeping worker (`notify_one`) for
 //!   each slot it saw stuck over a whole tick, so the task is taken even when every other
@@ -126,6 +126,16 @@ impl Shared {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 
+    /// The rule of "Stuck LIFO slots": worker `w`'s slot is occupied and `w` is still in the poll
+    /// it was in at the last look (`seen`, updated here; `None` when the slot was empty then).
+    fn lifo_stuck(&self, w: usize, seen: &mut Option<u64>) -> bool {
+        let polls = self.counters[w].polls();
+        let occupied = self.lifos[w].is_occupied();
+        let stuck = occupied && *seen == Some(polls);
+        *seen = occupied.then_some(polls);
+        stuck
+    }
+
     /// Cancels everything in the injector (shutdown; see "Wakes after shutdown").
     pub(crate) fn cancel_injected(&self) {
         loop {
@@ -181,7 +191,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
     let counters = &shared.counters[index];
     let mut rng = Rng(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1);
     let mut tick: u32 = 0;
-    let mut seen_polls = vec![0u64; shared.stealers.len()];
+    let mut seen_polls = vec![None; shared.stealers.len()];
     let maintain = || shared.maintenance.get().is_some_and(|m| m(index));
     shared.quiescent.announce(index);
     loop {
@@ -250,9 +260,10 @@ fn search(
     cx: &Context,
     counters: &WorkerCounters,
     rng: &mut Rng,
-    seen_polls: &mut [u64],
+    seen_polls: &mut [Option<u64>],
 ) -> Option<Notified> {
     let n = shared.stealers.len();
+    seen_polls.fill(None); // a slot counts as stuck only over rounds of this search
     for round in 0..SEARCH_ROUNDS {
         if n > 1 {
             let start = rng.next() as usize % n;
@@ -275,14 +286,12 @@ fn search(
                     }
                 }
                 // Stuck LIFO slot: the victim is still in the poll it was in last round.
-                let polls = shared.counters[victim].polls();
-                if round > 0 && polls == seen_polls[victim] && shared.lifos[victim].is_occupied() {
+                if shared.lifo_stuck(victim, &mut seen_polls[victim]) {
                     if let Some(t) = shared.lifos[victim].steal() {
                         counters.steal_attempt(true);
                         return Some(t);
                     }
                 }
-                seen_polls[victim] = polls;
             }
         }
         if let Some((t, _)) = pop_injector(shared, &cx.local, counters) {
@@ -307,12 +316,9 @@ pub(crate) fn monitor(shared: Arc<Shared>) {
         let all_asleep = shared.idle.num_sleeping() == n;
         shared.monitor.park_timeout(if all_asleep { MONITOR_IDLE_TICK } else { MONITOR_TICK });
         for (w, seen) in last.iter_mut().enumerate() {
-            let polls = shared.counters[w].polls();
-            let stuck = shared.lifos[w].is_occupied();
-            if stuck && *seen == Some(polls) {
+            if shared.lifo_stuck(w, seen) {
                 shared.idle.notify_one();
             }
-            *seen = stuck.then_some(polls);
         }
     }
 }
