@@ -32,7 +32,7 @@ use crate::message::Kind;
 use crate::process::Process;
 use crate::reason::Reason;
 use crate::signal::Signal;
-use spam_scheduler::contain::{drop_each, drop_value};
+use spam_scheduler::contain::drop_value;
 
 pub(crate) fn exit(proc: &Process, reason: Reason) {
     let rt = proc.runtime();
@@ -51,13 +51,7 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
             }
         }
     }
-    // Take the queue out before dropping it: a destructor may call a process function that
-    // touches the private state again.
-    let save = proc.with_private(|p| std::mem::take(&mut p.save));
-    if !save.is_empty() {
-        drop_each(save);
-    }
-    proc.queue_len.store(0, std::sync::atomic::Ordering::Relaxed);
+    proc.drop_saved();
     // 3. Name, and take the relation sets.
     let mut ext = proc.ext.lock().take().unwrap_or_default();
     if let Some(name) = ext.name.take() {

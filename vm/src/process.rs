@@ -239,6 +239,16 @@ impl Process {
         self.set_exit(reason);
     }
 
+    /// Drops every message of the save queue, each contained. The queue is taken out first: a
+    /// message's destructor may call a process function that touches the private state again.
+    pub(crate) fn drop_saved(&self) {
+        let save = self.with_private(|p| std::mem::take(&mut p.save));
+        if !save.is_empty() {
+            spam_scheduler::contain::drop_each(save);
+        }
+        self.queue_len.store(0, Relaxed);
+    }
+
     /// Cancelled without an exit (shutdown): tears the control block down so nothing it holds
     /// outlives the VM or keeps another task alive (a waker of a blocked sender in `bound`, the
     /// `on_exit` hook `Vm::run` waits on, messages holding pids or wakers). Only with the poll
@@ -246,7 +256,7 @@ impl Process {
     fn teardown(&self) {
         use spam_scheduler::contain::{drop_each, drop_value};
         drop_each(self.mailbox.close());
-        drop_each(self.with_private(|p| std::mem::take(&mut p.save)));
+        self.drop_saved();
         // Take each out under its lock, drop it after (destructors must not run under a lock).
         let ext = self.ext.lock().take();
         drop_value(ext);

@@ -127,7 +127,7 @@ impl Timers {
         if let Some(t) = thread {
             // On the timer thread itself (a destructor it runs shut the VM down) it cannot join
             // itself; it sees the flag and returns after its current batch.
-            if t.thread().id() != std::thread::current().id() {
+            if !self.is_current_thread() {
                 let _ = t.join();
             }
         }
