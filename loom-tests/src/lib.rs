@@ -16,7 +16,21 @@
 use spam_scheduler::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use spam_scheduler::sync::{Arc, Mutex};
 use spam_scheduler::{Notified, Schedule};
+use spam_vm::Runtime;
 use std::collections::BTreeSet;
+
+/// The next task a model's runtime queued (models run process tasks themselves: a loom thread is
+/// never a worker, so every wake lands in the injector).
+pub fn next(rt: &Runtime) -> Notified {
+    rt.scheduler().loom_next().expect("a task is queued")
+}
+
+/// Runs every queued task until none is left (everything after the race, on one thread).
+pub fn run_all(rt: &Runtime) {
+    while let Some(t) = rt.scheduler().loom_next() {
+        t.run();
+    }
+}
 
 /// Runs `f` under loom with the settings from the environment (`LOOM_MAX_PREEMPTIONS`,
 /// `LOOM_MAX_BRANCHES`, ...). Without `LOOM_MAX_PREEMPTIONS` the bound is 2, as in CI: an

@@ -12,9 +12,8 @@
 //! and then each process that should have finished must be dead.
 
 use loom::thread;
-use spam_loom_tests::{model, Seen, Turns};
+use spam_loom_tests::{model, next, run_all, Seen, Turns};
 use spam_scheduler::sync::{Arc, Mutex};
-use spam_scheduler::Notified;
 use spam_vm::receive::{Receive, SendAsync};
 use spam_vm::{Msg, Pid, Reason, Runtime, SpawnOpts};
 use std::future::Future;
@@ -22,17 +21,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 type Log = Arc<Mutex<Vec<String>>>;
-
-fn next(rt: &Runtime) -> Notified {
-    rt.scheduler().loom_next().expect("a task is queued")
-}
-
-/// Runs every queued task until none is left (everything after the race, on one thread).
-fn run_all(rt: &Runtime) {
-    while let Some(t) = rt.scheduler().loom_next() {
-        t.run();
-    }
-}
 
 fn bounded() -> SpawnOpts {
     SpawnOpts { mailbox_capacity: Some(1), ..SpawnOpts::default() }

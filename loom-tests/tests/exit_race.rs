@@ -14,10 +14,9 @@
 //! its mailbox (see `waking_push_reaches_a_waiting_consumer_task` in mailbox.rs).
 
 use loom::thread;
-use spam_loom_tests::{model, Seen, Turns};
+use spam_loom_tests::{model, next, run_all, Seen, Turns};
 use spam_scheduler::budget::yield_now;
 use spam_scheduler::sync::{Arc, Mutex};
-use spam_scheduler::Notified;
 use spam_vm::receive::Receive;
 use spam_vm::{with_current, Down, Exit, Msg, Pid, Reason, Runtime, SpawnOpts};
 
@@ -42,17 +41,6 @@ async fn log_all(log: Log) {
         let m = Receive::new(|_: &Msg| true, None).await.expect("in a process").expect("no deadline");
         let line = describe(&m);
         log.lock().push(line);
-    }
-}
-
-fn next(rt: &Runtime) -> Notified {
-    rt.scheduler().loom_next().expect("a task is queued")
-}
-
-/// Runs every queued task until none is left (everything after the race, on one thread).
-fn run_all(rt: &Runtime) {
-    while let Some(t) = rt.scheduler().loom_next() {
-        t.run();
     }
 }
 

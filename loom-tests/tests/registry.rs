@@ -5,18 +5,12 @@
 //! on the threads it chooses (`Handle::loom_next`, `Notified::run`).
 
 use loom::thread;
-use spam_loom_tests::{model, Seen, Turns};
+use spam_loom_tests::{model, run_all, Seen, Turns};
 use spam_scheduler::budget::yield_now;
 use spam_scheduler::sync::{Arc, Mutex};
 use spam_vm::error::RegisterError;
 use spam_vm::receive::Receive;
 use spam_vm::{with_current, Down, Msg, Pid, Runtime, SpawnOpts};
-
-fn run_all(rt: &Runtime) {
-    while let Some(t) = rt.scheduler().loom_next() {
-        t.run();
-    }
-}
 
 /// A thread outside any process registers `T` under a name while `T` exits on another thread.
 ///

@@ -20,9 +20,8 @@
 //! "dropped exactly once" and reports where.
 
 use loom::thread;
-use spam_loom_tests::{model, Seen, Turns};
+use spam_loom_tests::{model, next, Seen, Turns};
 use spam_scheduler::sync::{Arc, Mutex};
-use spam_scheduler::Notified;
 use spam_vm::receive::Receive;
 use spam_vm::{with_current, Msg, Pid, Runtime, SpawnOpts};
 
@@ -64,10 +63,6 @@ impl Drop for Tracked {
         // No assertion here: the VM contains panics in user destructors.
         self.0.record();
     }
-}
-
-fn next(rt: &Runtime) -> Notified {
-    rt.scheduler().loom_next().expect("a task is queued")
 }
 
 /// A process that receives (and drops) messages forever; `guard` drops with its future.

@@ -58,7 +58,7 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         rt.registry.remove(&name, me);
     }
     // 4. Answer what raced in.
-    for sig in raced.drain(..) {
+    for sig in raced {
         match sig {
             Signal::Link { from } => {
                 let _ = rt.send_signal(from, Signal::Exit { from: me, reason: Reason::Noproc, link: true });
