@@ -1,7 +1,7 @@
 //! The figures one suite run collected, and what is derived from them (ns/op, ratios, speedups).
 
 use crate::harness::Sample;
-use crate::suite::Case;
+use crate::suite::{Case, Kind};
 
 /// The runtimes compared, in column order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -88,14 +88,27 @@ impl Results {
         self.records.iter().filter(|r| r.outcome.is_err())
     }
 
-    /// Bytes per idle process measured by `runtime` (the `memory` case, largest sweep count).
-    pub fn bytes_per_proc(&self, runtime: Runtime) -> Option<f64> {
-        let case = self.cases.iter().position(|c| c.bench == "memory")?;
-        self.scheds_of(case).iter().rev().find_map(|&s| self.sample(runtime, case, s)?.bytes_per_proc)
+    /// `true` for a case whose speedup the scaling table and plot show: it ran at two or more
+    /// scheduler counts and its time is not a memory measurement (`memory`).
+    pub fn scales(&self, case: usize) -> bool {
+        self.cases[case].bench != "memory" && self.scheds_of(case).len() >= 2
     }
 
-    /// The highest peak RSS of `runtime` over the scheduler counts of `case`.
-    pub fn peak_rss(&self, runtime: Runtime, case: usize) -> Option<u64> {
-        self.scheds_of(case).iter().filter_map(|&s| self.sample(runtime, case, s)?.peak_rss).max()
+    /// `true` where Erlang pins the case's processes to schedulers and SPAM and tokio cannot
+    /// (`pingpong-across`): a ratio to Erlang compares different placements.
+    pub fn pinned_in_erlang(&self, case: usize) -> bool {
+        matches!(self.cases[case].kind, Kind::PingPong { across: true, .. })
+    }
+
+    /// Bytes per idle process measured by `runtime` (the `memory` case, at the largest
+    /// scheduler count that has the figure), with that count.
+    pub fn bytes_per_proc(&self, runtime: Runtime) -> Option<(usize, f64)> {
+        let case = self.cases.iter().position(|c| c.bench == "memory")?;
+        self.scheds_of(case).iter().rev().find_map(|&s| Some((s, self.sample(runtime, case, s)?.bytes_per_proc?)))
+    }
+
+    /// The peak RSS of `runtime` while case `case` ran at `sched` schedulers.
+    pub fn peak_rss(&self, runtime: Runtime, case: usize, sched: usize) -> Option<u64> {
+        self.sample(runtime, case, sched)?.peak_rss
     }
 }

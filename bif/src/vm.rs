@@ -1,31 +1,65 @@
 //! `Vm`: starting, running and stopping a SPAM virtual machine from ordinary (non-process) code.
 
 use spam_scheduler::WorkerStats;
-use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SpawnOpts};
+use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SendError, SpawnError, SpawnOpts};
 use std::future::Future;
+use std::sync::{mpsc, Arc, Mutex};
 
-/// Configures a [`Vm`].
+/// Configures a [`Vm`]: start with [`Vm::builder`], end with [`VmBuilder::build`].
 #[derive(Debug, Clone, Default)]
 pub struct VmBuilder {
     config: Config,
 }
 
 impl VmBuilder {
-    /// Scheduler threads (default: one per CPU, `num_cpus::get()`).
+    /// Scheduler threads (default: one per CPU the process may use, as `num_cpus::get()` counts
+    /// them). At least 1.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(3).build();
+    /// assert_eq!(vm.schedulers(), 3);
+    /// ```
     pub fn schedulers(mut self, n: usize) -> Self {
         self.config.schedulers = n.max(1);
         self
     }
-    /// Upper bound on live processes (default 16M). Spawning past it fails with `TableFull`.
+    /// Upper bound on live processes (default 2^24; rounded up to the process table's page of
+    /// 4096 slots). [`try_spawn_opt`](crate::try_spawn_opt) past it fails with `TableFull`;
+    /// plain `spawn` exits the caller with `SystemLimit`.
+    ///
+    /// ```
+    /// use spam::{SpawnError, SpawnOpts};
+    /// let vm = spam::Vm::builder().max_processes(4096).build();
+    /// let spawned = vm.block_on(async {
+    ///     let mut n = 0;
+    ///     while spam::try_spawn_opt(spam::sleep(std::time::Duration::MAX), SpawnOpts::new()).is_ok() {
+    ///         n += 1;
+    ///     }
+    ///     n
+    /// });
+    /// assert_eq!(spawned, 4095); // and the root process
+    /// ```
     pub fn max_processes(mut self, n: usize) -> Self {
         self.config.max_processes = n.max(1);
         self
     }
-    /// Upper bound on threads of the blocking pool (default 64).
+    /// Upper bound on threads of the blocking pool ([`spawn_blocking`](crate::spawn_blocking);
+    /// default 64). Jobs past it wait for a thread.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().max_blocking_threads(2).build();
+    /// # drop(vm);
+    /// ```
     pub fn max_blocking_threads(mut self, n: usize) -> Self {
         self.config.max_blocking_threads = n.max(1);
         self
     }
+    /// Starts the VM: its scheduler threads and its timer thread.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(2).build();
+    /// assert_eq!(vm.schedulers(), 2);
+    /// ```
     pub fn build(self) -> Vm {
         let rt = Box::new(Runtime::new(self.config));
         rt.install_maintenance();
@@ -73,25 +107,55 @@ impl Default for Vm {
 }
 
 impl Vm {
+    /// A VM with the default configuration: one scheduler per CPU.
+    ///
+    /// ```
+    /// let vm = spam::Vm::new();
+    /// assert!(vm.schedulers() >= 1);
+    /// ```
+    pub fn new() -> Vm {
+        Vm::builder().build()
+    }
+
+    /// A [`VmBuilder`] with the defaults, to set the scheduler count and limits.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(2).max_processes(1_000_000).build();
+    /// # drop(vm);
+    /// ```
     pub fn builder() -> VmBuilder {
         VmBuilder { config: Config { schedulers: num_cpus::get().max(1), ..Config::default() } }
     }
 
-    /// Runs `f` as a root process and blocks the calling thread until that process exits;
-    /// returns its exit reason. Other processes keep running afterwards, until
-    /// [`Vm::shutdown`].
+    /// Refuses to block a thread the VM itself needs (see `# Panics` of `run` and `block_on`).
+    #[track_caller]
+    fn assert_may_block(&self, function: &str) {
+        assert!(
+            !self.rt.on_scheduler_or_timer_thread(),
+            "Vm::{function} called on one of this VM's own scheduler or timer threads; it would \
+             block the thread its root process may need: spawn a process instead"
+        );
+    }
+
+    /// Starts `f` as a root process and blocks until it exits; returns its exit reason
+    /// ([`Reason::Normal`] when `f` returns, [`Reason::Panic`] when it panics, ...). Other
+    /// processes keep running afterwards, until [`Vm::shutdown`] or the drop of the `Vm`. A VM
+    /// that is shut down gives [`Reason::Noproc`] (the root could not start).
     ///
     /// # Panics
     /// On one of this VM's scheduler threads (inside one of its processes) or on its timer thread
-    /// (a destructor it runs): blocking there could wait for the very thread the root needs.
+    /// (in a destructor it runs): blocking there could wait for the very thread the root needs.
     /// Spawn a process instead.
+    ///
+    /// ```
+    /// use spam::Reason;
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// assert_eq!(vm.run(async {}), Reason::Normal);
+    /// assert_eq!(vm.run(async { panic!("oops") }), Reason::Panic("oops".into()));
+    /// ```
     pub fn run<F: Future<Output = ()> + Send + 'static>(&self, f: F) -> Reason {
-        assert!(
-            !self.rt.on_scheduler_or_timer_thread(),
-            "Vm::run called on one of this VM's own scheduler or timer threads; it would block \
-             the thread its root process may need: spawn a process instead"
-        );
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.assert_may_block("run");
+        let (tx, rx) = mpsc::sync_channel(1);
         let hook = Box::new(move |r: &Reason| {
             let _ = tx.send(r.clone());
         });
@@ -102,52 +166,160 @@ impl Vm {
         rx.recv().unwrap_or(Reason::Killed)
     }
 
-    /// Spawns a process from outside any process. Returns `Pid::UNDEFINED` (to which sends are
-    /// dropped) if the VM is shut down or its process table is full.
-    pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) -> Pid {
-        match self.rt.spawn(None, f, SpawnOpts::default()) {
-            Ok((p, _)) => p,
-            Err(_) => Pid::UNDEFINED,
+    /// Starts `f` as a root process, blocks until it completes and returns its value: the way
+    /// from `main` into the VM, as tokio's `block_on`. Other processes keep running afterwards.
+    ///
+    /// # Panics
+    /// - If the root process ends without a value: with the panic's message if it panicked,
+    ///   with its exit reason if it was killed or called [`exit_self`](crate::exit_self).
+    /// - If the VM is shut down.
+    /// - On one of this VM's own scheduler or timer threads, as [`Vm::run`].
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(2).build();
+    /// let n = vm.block_on(async {
+    ///     let me = spam::self_pid();
+    ///     for i in 0..10u64 {
+    ///         spam::spawn(async move { spam::send(me, i * i) });
+    ///     }
+    ///     let mut sum = 0;
+    ///     for _ in 0..10 { sum += spam::recv::<u64>().await; }
+    ///     sum
+    /// });
+    /// assert_eq!(n, 285);
+    /// ```
+    pub fn block_on<T, F>(&self, f: F) -> T
+    where
+        T: Send + 'static,
+        F: Future<Output = T> + Send + 'static,
+    {
+        self.assert_may_block("block_on");
+        let value = Arc::new(Mutex::new(None));
+        let slot = value.clone();
+        let root = async move {
+            let v = f.await;
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(v);
+        };
+        let reason = self.run(root);
+        let v = value.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match (v, reason) {
+            (Some(v), _) => v,
+            (None, Reason::Panic(m)) => panic!("Vm::block_on: the root process panicked: {m}"),
+            (None, Reason::Noproc) => panic!("Vm::block_on: the VM is shut down"),
+            (None, r) => panic!("Vm::block_on: the root process exited with `{r}` before returning its value"),
         }
     }
 
-    /// Sends a message from outside any process (same rules as `spam::send` to a pid).
-    pub fn send<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), spam_vm::SendError<T>> {
+    /// Spawns a process from outside any process (inside one, use [`spawn`](crate::spawn)).
+    /// Errors: [`SpawnError::ShutDown`], [`SpawnError::TableFull`].
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// assert!(vm.is_alive(pid));
+    /// vm.send(pid, ()).unwrap();
+    /// ```
+    pub fn spawn<F: Future<Output = ()> + Send + 'static>(&self, f: F) -> Result<Pid, SpawnError> {
+        self.rt.spawn(None, f, SpawnOpts::default()).map(|(p, _)| p)
+    }
+
+    /// Sends a message from outside any process (as [`try_send`](crate::try_send) to a pid): a
+    /// dead pid drops it; a full bounded mailbox gives [`SendError::Full`].
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async {
+    ///     assert_eq!(spam::recv::<&str>().await, "from main");
+    /// }).unwrap();
+    /// vm.send(pid, "from main").unwrap();
+    /// ```
+    pub fn send<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
         self.rt.send_message(to, msg)
     }
 
-    /// Sends an exit signal from outside any process (`from` shows as `Pid::UNDEFINED`).
+    /// Sends an exit signal from outside any process (as [`exit`](crate::exit); the `from` of
+    /// an [`Exit`](crate::Exit) it causes is [`Pid::UNDEFINED`]).
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// vm.exit(pid, spam::Reason::Kill);
+    /// ```
     pub fn exit(&self, to: Pid, reason: Reason) {
         self.rt.exit_from(Pid::UNDEFINED, to, reason);
     }
 
+    /// The pid registered under `name`, if any.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// assert_eq!(vm.whereis("nobody"), None);
+    /// ```
     pub fn whereis(&self, name: &str) -> Option<Pid> {
         self.rt.whereis(name)
     }
 
+    /// Every live process, a snapshot.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// assert!(vm.processes().contains(&pid));
+    /// ```
     pub fn processes(&self) -> Vec<Pid> {
         self.rt.processes()
     }
 
-    /// Processes not yet fully reclaimed (live or finishing their exit).
+    /// Processes not yet fully reclaimed: live ones and those finishing their exit.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// assert!(vm.process_count() >= 1);
+    /// ```
     pub fn process_count(&self) -> usize {
         self.rt.process_count()
     }
 
+    /// A snapshot of a process ([`process_info`](crate::process_info) from outside).
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// assert_eq!(vm.process_info(pid).map(|i| i.pid), Some(pid));
+    /// ```
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
         self.rt.process_info(pid)
     }
 
+    /// `true` if `pid` is alive (not exited and not exiting).
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pid = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// assert!(vm.is_alive(pid));
+    /// ```
     pub fn is_alive(&self, pid: Pid) -> bool {
         self.rt.is_alive(pid)
     }
 
-    /// Number of scheduler threads.
+    /// The number of scheduler threads.
+    ///
+    /// ```
+    /// assert_eq!(spam::Vm::builder().schedulers(2).build().schedulers(), 2);
+    /// ```
     pub fn schedulers(&self) -> usize {
         self.rt.scheduler().workers()
     }
 
     /// Per-scheduler counters (polls, steals, steal attempts, parks, injector pops), live.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(2).build();
+    /// vm.block_on(async {});
+    /// let polls: u64 = vm.scheduler_stats().iter().map(|s| s.polls).sum();
+    /// assert!(polls >= 1);
+    /// ```
     pub fn scheduler_stats(&self) -> Vec<WorkerStats> {
         self.rt.scheduler().stats()
     }
@@ -156,7 +328,13 @@ impl Vm {
     /// future and control block, without the exit protocol). Idempotent; blocks until done.
     /// Called from inside one of this VM's processes (or a blocking job, or a destructor the VM
     /// runs), it only starts the shutdown and returns: the calling process is stopped after its
-    /// current poll, and the rest finishes on another thread.
+    /// current poll, and the rest finishes on another thread. Dropping the `Vm` does the same.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// vm.shutdown();
+    /// assert!(vm.spawn(async {}).is_err());
+    /// ```
     pub fn shutdown(&self) {
         self.rt.shutdown();
     }

@@ -48,8 +48,6 @@ pub enum BlockingError {
     Panicked(String),
     /// The pool was shut down before the job ran.
     Shutdown,
-    /// Called outside a process (no pool to run on).
-    NotInProcess,
 }
 
 impl std::fmt::Display for BlockingError {
@@ -57,7 +55,6 @@ impl std::fmt::Display for BlockingError {
         match self {
             BlockingError::Panicked(m) => write!(f, "blocking job panicked: {m}"),
             BlockingError::Shutdown => f.write_str("blocking pool shut down before the job ran"),
-            BlockingError::NotInProcess => f.write_str("spawn_blocking called outside a SPAM process"),
         }
     }
 }

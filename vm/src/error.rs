@@ -1,8 +1,10 @@
-//! Typed errors, one per operation. Errors of sends hand the message back.
+//! Typed errors, one per operation, for outcomes a caller handles. Errors of sends hand the
+//! message back. Calling a process function outside a process is not among them: the `spam`
+//! API panics for it, naming the function (`NotInProcess` is the VM-internal signal of it).
 
 use std::fmt;
 
-/// A process function was called outside any process.
+/// A process function was called outside any process (VM-internal; the `spam` API panics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotInProcess;
 
@@ -16,8 +18,6 @@ impl std::error::Error for NotInProcess {}
 /// Why a send failed. Each variant hands the message back.
 #[derive(PartialEq, Eq)]
 pub enum SendError<T> {
-    /// Called outside a process.
-    NotInProcess(T),
     /// No process is registered under the name (Erlang: `badarg`).
     NotRegistered(String, T),
     /// The receiver's bounded mailbox is full.
@@ -28,7 +28,7 @@ impl<T> SendError<T> {
     /// The message that was not sent.
     pub fn into_inner(self) -> T {
         match self {
-            SendError::NotInProcess(m) | SendError::NotRegistered(_, m) | SendError::Full(m) => m,
+            SendError::NotRegistered(_, m) | SendError::Full(m) => m,
         }
     }
 }
@@ -36,7 +36,6 @@ impl<T> SendError<T> {
 impl<T> fmt::Debug for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::NotInProcess(_) => f.write_str("NotInProcess(..)"),
             SendError::NotRegistered(n, _) => write!(f, "NotRegistered({n:?}, ..)"),
             SendError::Full(_) => f.write_str("Full(..)"),
         }
@@ -46,7 +45,6 @@ impl<T> fmt::Debug for SendError<T> {
 impl<T> fmt::Display for SendError<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::NotInProcess(_) => fmt::Display::fmt(&NotInProcess, f),
             SendError::NotRegistered(n, _) => write!(f, "no process registered as {n:?}"),
             SendError::Full(_) => f.write_str("the receiver's bounded mailbox is full"),
         }
@@ -57,7 +55,6 @@ impl<T> std::error::Error for SendError<T> {}
 /// Why a name operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RegisterError {
-    NotInProcess,
     /// The name is taken by another process.
     NameTaken(String),
     /// The process already has a name (one name per process).
@@ -71,7 +68,6 @@ pub enum RegisterError {
 impl fmt::Display for RegisterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RegisterError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
             RegisterError::NameTaken(n) => write!(f, "name {n:?} is already registered"),
             RegisterError::AlreadyNamed => f.write_str("the process already has a registered name"),
             RegisterError::Noproc => f.write_str("the process is not alive"),
@@ -81,16 +77,9 @@ impl fmt::Display for RegisterError {
 }
 impl std::error::Error for RegisterError {}
 
-impl From<NotInProcess> for RegisterError {
-    fn from(_: NotInProcess) -> Self {
-        RegisterError::NotInProcess
-    }
-}
-
 /// Why `link` failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkError {
-    NotInProcess,
     /// The target is dead and the caller does not trap exits (Erlang: `noproc` exception).
     Noproc,
 }
@@ -98,23 +87,15 @@ pub enum LinkError {
 impl fmt::Display for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LinkError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
             LinkError::Noproc => f.write_str("noproc: the process to link to is not alive"),
         }
     }
 }
 impl std::error::Error for LinkError {}
 
-impl From<NotInProcess> for LinkError {
-    fn from(_: NotInProcess) -> Self {
-        LinkError::NotInProcess
-    }
-}
-
 /// Why `spawn_opt` failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SpawnError {
-    NotInProcess,
     /// `SpawnOpts::name` could not be registered; the process was not started.
     Register(RegisterError),
     /// The process table is full (`max_processes`).
@@ -126,7 +107,6 @@ pub enum SpawnError {
 impl fmt::Display for SpawnError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SpawnError::NotInProcess => fmt::Display::fmt(&NotInProcess, f),
             SpawnError::Register(e) => write!(f, "spawn: {e}"),
             SpawnError::TableFull => f.write_str("the process table is full"),
             SpawnError::ShutDown => f.write_str("the VM is shut down"),
@@ -134,9 +114,3 @@ impl fmt::Display for SpawnError {
     }
 }
 impl std::error::Error for SpawnError {}
-
-impl From<NotInProcess> for SpawnError {
-    fn from(_: NotInProcess) -> Self {
-        SpawnError::NotInProcess
-    }
-}

@@ -17,8 +17,15 @@ pub enum Reason {
     Killed,
     /// The process did not exist (link or monitor to a dead pid).
     Noproc,
-    /// Orderly shutdown (supervisors).
+    /// Orderly shutdown (supervisors); also the reason of a process whose `spawn` failed because
+    /// the VM is shutting down.
     Shutdown,
+    /// Erlang's `badarg`: a process function was given an argument it cannot act on, and the
+    /// caller used the variant that exits instead of returning the error (`send` to a name
+    /// nobody holds or to a full bounded mailbox, `spawn_opt` with a taken name).
+    Badarg,
+    /// Erlang's `system_limit`: `spawn` found the process table full (`max_processes`).
+    SystemLimit,
     /// The process panicked; the panic message.
     Panic(String),
     /// A user reason: any `Debug + Send + Sync` value. Two are equal when they hold the same type
@@ -28,6 +35,7 @@ pub enum Reason {
 
 /// A value usable as a user exit reason. Implemented for every `Debug + Send + Sync + 'static`.
 pub trait UserReason: fmt::Debug + Send + Sync + 'static {
+    /// The value, for downcasting.
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -60,6 +68,7 @@ impl PartialEq for Reason {
         use Reason::*;
         match (self, other) {
             (Normal, Normal) | (Kill, Kill) | (Killed, Killed) | (Noproc, Noproc) | (Shutdown, Shutdown) => true,
+            (Badarg, Badarg) | (SystemLimit, SystemLimit) => true,
             (Panic(a), Panic(b)) => a == b,
             (Other(a), Other(b)) => {
                 Arc::ptr_eq(a, b)
@@ -80,6 +89,8 @@ impl fmt::Debug for Reason {
             Reason::Killed => f.write_str("Killed"),
             Reason::Noproc => f.write_str("Noproc"),
             Reason::Shutdown => f.write_str("Shutdown"),
+            Reason::Badarg => f.write_str("Badarg"),
+            Reason::SystemLimit => f.write_str("SystemLimit"),
             Reason::Panic(m) => f.debug_tuple("Panic").field(m).finish(),
             Reason::Other(v) => f.debug_tuple("Other").field(v).finish(),
         }
@@ -94,6 +105,8 @@ impl fmt::Display for Reason {
             Reason::Killed => f.write_str("killed"),
             Reason::Noproc => f.write_str("noproc"),
             Reason::Shutdown => f.write_str("shutdown"),
+            Reason::Badarg => f.write_str("badarg"),
+            Reason::SystemLimit => f.write_str("system_limit"),
             Reason::Panic(m) => write!(f, "panic: {m}"),
             Reason::Other(v) => write!(f, "{v:?}"),
         }

@@ -59,7 +59,7 @@ impl Target<'_> {
     }
 }
 
-/// Options of `spawn_opt`.
+/// Options of `spawn_opt`: set the fields, or chain the methods of the same names.
 #[derive(Debug, Clone, Default)]
 pub struct SpawnOpts {
     /// Link the child to the parent, atomically with its creation.
@@ -72,6 +72,38 @@ pub struct SpawnOpts {
     pub name: Option<String>,
     /// Bound the child's mailbox to this many messages (signals are never bounded).
     pub mailbox_capacity: Option<usize>,
+}
+
+impl SpawnOpts {
+    /// No options: an unlinked, unmonitored, unnamed process with an unbounded mailbox.
+    pub fn new() -> SpawnOpts {
+        SpawnOpts::default()
+    }
+    /// Sets [`SpawnOpts::link`].
+    pub fn link(mut self) -> SpawnOpts {
+        self.link = true;
+        self
+    }
+    /// Sets [`SpawnOpts::monitor`].
+    pub fn monitor(mut self) -> SpawnOpts {
+        self.monitor = true;
+        self
+    }
+    /// Sets [`SpawnOpts::trap_exit`].
+    pub fn trap_exit(mut self) -> SpawnOpts {
+        self.trap_exit = true;
+        self
+    }
+    /// Sets [`SpawnOpts::name`].
+    pub fn name(mut self, name: impl Into<String>) -> SpawnOpts {
+        self.name = Some(name.into());
+        self
+    }
+    /// Sets [`SpawnOpts::mailbox_capacity`].
+    pub fn mailbox_capacity(mut self, n: usize) -> SpawnOpts {
+        self.mailbox_capacity = Some(n);
+        self
+    }
 }
 
 /// VM configuration.

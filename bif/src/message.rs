@@ -1,0 +1,313 @@
+//! Sending and receiving: `send` (Erlang `!`), its fallible and backpressured forms, and
+//! `receive` in its untyped, typed, selective and timed forms.
+
+use crate::process::{current, exit_self, outside};
+use crate::Addr;
+use spam_vm::{Msg, Pid, Process, Reason, Receive, SendAsync, SendError};
+use std::time::{Duration, Instant};
+
+/// Where a message goes: a pid or a registered name. Functions that take a destination take
+/// `impl Into<Dest>`: a [`Pid`], an [`Addr`], a `&str` or a `&String`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dest<'a> {
+    /// A process by pid.
+    Pid(Pid),
+    /// A process by registered name, resolved at the call.
+    Name(&'a str),
+}
+
+impl From<Pid> for Dest<'_> {
+    fn from(p: Pid) -> Self {
+        Dest::Pid(p)
+    }
+}
+impl<M> From<Addr<M>> for Dest<'_> {
+    fn from(a: Addr<M>) -> Self {
+        Dest::Pid(a.pid())
+    }
+}
+impl<'a> From<&'a str> for Dest<'a> {
+    fn from(n: &'a str) -> Self {
+        Dest::Name(n)
+    }
+}
+impl<'a> From<&'a String> for Dest<'a> {
+    fn from(n: &'a String) -> Self {
+        Dest::Name(n)
+    }
+}
+
+fn resolve<T>(p: &Process, dest: Dest<'_>, msg: T) -> Result<(Pid, T), SendError<T>> {
+    match dest {
+        Dest::Pid(pid) => Ok((pid, msg)),
+        Dest::Name(n) => match p.runtime().whereis(n) {
+            Some(pid) => Ok((pid, msg)),
+            None => Err(SendError::NotRegistered(n.to_string(), msg)),
+        },
+    }
+}
+
+#[inline]
+fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) -> Result<(), SendError<T>> {
+    current(function, |p| {
+        spam_scheduler::budget::consume(1);
+        p.bump_reductions(1);
+        let (pid, msg) = resolve(p, dest, msg)?;
+        p.runtime().send_message(pid, msg)
+    })
+}
+
+/// Sends `msg` (Erlang `Dest ! Msg`): never blocks, never fails for a pid with an unbounded
+/// mailbox. A message to a dead pid is dropped, as in Erlang. Messages from one process to
+/// another arrive in the order sent.
+///
+/// Any `Send + 'static` value is a message; the receiver picks it by type with [`recv`]. Mind
+/// the literal's type: `send(pid, 21)` sends an `i32`. [`Addr::send`] checks the type for you.
+///
+/// # Exits
+/// With [`Reason::Badarg`], as Erlang's `!` does, when the name is not registered; and when the
+/// receiver's bounded mailbox is full (`SpawnOpts::mailbox_capacity`). [`try_send`] returns
+/// those instead, [`send_async`] waits for room.
+///
+/// # Panics
+/// Outside a process ([`Vm::send`](crate::Vm::send) sends from outside).
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// let n = vm.block_on(async {
+///     spam::send(spam::self_pid(), 7u64);
+///     spam::recv::<u64>().await
+/// });
+/// assert_eq!(n, 7);
+/// ```
+pub fn send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
+    if send_in("send", dest.into(), msg).is_err() {
+        exit_self(Reason::Badarg)
+    }
+}
+
+/// [`send`] that returns the failures instead of exiting: [`SendError::NotRegistered`] for a
+/// name nobody holds, [`SendError::Full`] for a full bounded mailbox. Each hands the message
+/// back ([`SendError::into_inner`]).
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use spam::SendError;
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     let r = spam::try_send("nobody", "hello");
+///     assert!(matches!(r, Err(SendError::NotRegistered(_, "hello"))));
+/// });
+/// ```
+pub fn try_send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Result<(), SendError<T>> {
+    send_in("try_send", dest.into(), msg)
+}
+
+/// Sends, waiting while the receiver's bounded mailbox is full (backpressure). To an unbounded
+/// or dead receiver it is [`send`].
+///
+/// # Exits
+/// With [`Reason::Badarg`] when the name is not registered.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use spam::SpawnOpts;
+/// let vm = spam::Vm::builder().schedulers(2).build();
+/// let sum = vm.block_on(async {
+///     let me = spam::self_pid();
+///     let (sink, _) = spam::spawn_opt(async move {
+///         let mut sum = 0;
+///         for _ in 0..100 { sum += spam::recv::<u64>().await; }
+///         spam::send(me, sum);
+///     }, SpawnOpts::new().mailbox_capacity(4));
+///     for i in 0..100u64 { spam::send_async(sink, i).await; } // never more than 4 queued
+///     spam::recv::<u64>().await
+/// });
+/// assert_eq!(sum, 4950);
+/// ```
+pub async fn send_async<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
+    let pid = match dest.into() {
+        Dest::Pid(p) => p,
+        Dest::Name(n) => match current("send_async", |p| p.runtime().whereis(n)) {
+            Some(p) => p,
+            None => exit_self(Reason::Badarg),
+        },
+    };
+    SendAsync::new(pid, msg).await
+}
+
+/// Awaits a receive, panicking with `function`'s name outside a process.
+async fn receive_in<P: FnMut(&Msg) -> bool + Unpin>(function: &'static str, r: Receive<P>) -> Option<Msg> {
+    match r.await {
+        Ok(m) => m,
+        Err(_) => outside(function),
+    }
+}
+
+fn deadline(timeout: Duration) -> Option<Instant> {
+    // A timeout too far to represent waits forever.
+    Instant::now().checked_add(timeout)
+}
+
+fn into<T: 'static>(m: Msg) -> T {
+    m.downcast::<T>().unwrap_or_else(|_| unreachable!("matched by type"))
+}
+
+/// Receives the next message, whatever its type, in arrival order (Erlang `receive X -> X end`).
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     spam::send(spam::self_pid(), "text");
+///     let m = spam::receive().await;
+///     assert_eq!(m.downcast_ref::<&str>(), Some(&"text"));
+/// });
+/// ```
+pub async fn receive() -> Msg {
+    receive_in("receive", Receive::new_trusted(|_: &Msg| true, None)).await.expect("no deadline")
+}
+
+/// Selective receive: the first message for which `pred` is true. The others stay in the
+/// mailbox, in order, for later receives.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     spam::send(spam::self_pid(), 1u8);
+///     spam::send(spam::self_pid(), 2u16);
+///     let m = spam::receive_match(|m| m.is::<u16>()).await; // skips the u8
+///     assert_eq!(m.downcast::<u16>().ok(), Some(2));
+///     assert_eq!(spam::recv::<u8>().await, 1);
+/// });
+/// ```
+pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
+    receive_in("receive_match", Receive::new(pred, None)).await.expect("no deadline")
+}
+
+/// Erlang's `receive X -> X after T -> timeout end`: the next message, or `None` once `timeout`
+/// has passed. `Duration::ZERO` looks once and never blocks.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     assert!(spam::receive_timeout(Duration::from_millis(10)).await.is_none());
+/// });
+/// ```
+pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
+    receive_in("receive_timeout", Receive::new_trusted(|_: &Msg| true, deadline(timeout))).await
+}
+
+/// Selective receive with a timeout: the first message for which `pred` is true, or `None`
+/// once `timeout` has passed.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     spam::send(spam::self_pid(), 1u8);
+///     let m = spam::receive_match_timeout(|m| m.is::<u16>(), Duration::from_millis(5)).await;
+///     assert!(m.is_none()); // the u8 stays queued
+///     assert_eq!(spam::recv::<u8>().await, 1);
+/// });
+/// ```
+pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, timeout: Duration) -> Option<Msg> {
+    receive_in("receive_match_timeout", Receive::new(pred, deadline(timeout))).await
+}
+
+/// The first message of type `T`; messages of other types stay queued, in order. The usual way
+/// to receive: name the type, or let inference do it.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     spam::send(spam::self_pid(), "ignored for now");
+///     spam::send(spam::self_pid(), 5u64);
+///     let n: u64 = spam::recv().await;
+///     assert_eq!(n, 5);
+/// });
+/// ```
+pub async fn recv<T: Send + 'static>() -> T {
+    into(receive_in("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None)).await.expect("no deadline"))
+}
+
+/// The first message of type `T`, or `None` once `timeout` has passed.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     assert_eq!(spam::recv_timeout::<u64>(Duration::from_millis(5)).await, None);
+/// });
+/// ```
+pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
+    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), deadline(timeout));
+    receive_in("recv_timeout", r).await.map(into)
+}
+
+/// The first message of type `T` for which `pred` is true: a typed selective receive, for
+/// matching a reply on its tag.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     let me = spam::self_pid();
+///     spam::send(me, (1u32, "first"));
+///     spam::send(me, (2u32, "second"));
+///     let (_, s) = spam::recv_match(|(tag, _): &(u32, &str)| *tag == 2).await;
+///     assert_eq!(s, "second");
+/// });
+/// ```
+pub async fn recv_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool + Unpin) -> T {
+    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None);
+    into(receive_in("recv_match", r).await.expect("no deadline"))
+}
+
+/// [`recv_match`] with a timeout: `None` once `timeout` has passed. The way to wait for a reply
+/// tagged with a [`make_ref`](crate::make_ref) reference.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     let tag = spam::make_ref();
+///     let reply = spam::recv_match_timeout(|(t, _): &(spam::Ref, u64)| *t == tag,
+///                                          Duration::from_millis(5)).await;
+///     assert_eq!(reply, None); // nobody answered
+/// });
+/// ```
+pub async fn recv_match_timeout<T: Send + 'static>(
+    mut pred: impl FnMut(&T) -> bool + Unpin,
+    timeout: Duration,
+) -> Option<T> {
+    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), deadline(timeout));
+    receive_in("recv_match_timeout", r).await.map(into)
+}
