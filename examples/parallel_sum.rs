@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --example parallel_sum -- [workers] [n]`
 
-use spam::{recv, self_pid, send, spawn, Reason, Vm};
+use spam::Vm;
 use std::time::{Duration, Instant};
 
 /// Deliberately CPU-bound: a few hundred cycles per element.
@@ -18,40 +18,34 @@ fn work(i: u64) -> u64 {
 
 fn run(schedulers: usize, workers: u64, n: u64) -> (u64, Duration) {
     let vm = Vm::builder().schedulers(schedulers).build();
-    let (tx, rx) = std::sync::mpsc::channel();
     let start = Instant::now();
-    let reason = vm.run(async move {
-        let me = self_pid().unwrap();
+    let total = vm.block_on(async move {
+        let me = spam::self_addr::<u64>();
         let chunk = n.div_ceil(workers);
         for w in 0..workers {
-            spawn(async move {
-                let (lo, hi) = (w * chunk, ((w + 1) * chunk).min(n));
+            spam::spawn(async move {
                 let mut sum = 0u64;
-                for i in lo..hi {
+                for i in (w * chunk)..((w + 1) * chunk).min(n) {
                     sum += work(i);
-                    if i % 4096 == 0 {
-                        spam::yield_now().await; // be fair to other processes
-                    }
+                    spam::maybe_yield().await; // be fair to other processes
                 }
-                send(me, sum).unwrap();
-            })
-            .unwrap();
+                me.send(sum);
+            });
         }
         let mut total = 0u64;
         for _ in 0..workers {
-            total += recv::<u64>().await.unwrap();
+            total += spam::recv::<u64>().await;
         }
-        tx.send(total).unwrap();
+        total
     });
-    assert_eq!(reason, Reason::Normal);
-    (rx.recv().unwrap(), start.elapsed())
+    (total, start.elapsed())
 }
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let workers: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000_000);
-    let all = num_cpus::get();
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (s1, t1) = run(1, workers, n);
     let (sn, tn) = run(all, workers, n);
     assert_eq!(s1, sn, "same sum at any scheduler count");

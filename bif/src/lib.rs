@@ -46,6 +46,11 @@ mod vm;
 #[doc = include_str!("../../docs/guide.md")]
 pub mod guide {}
 
+// The README's example is compiled and run with the doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use addr::{self_addr, Addr};
 pub use message::{
     receive, receive_match, receive_match_timeout, receive_timeout, recv, recv_match, recv_match_timeout, recv_timeout,

@@ -22,16 +22,21 @@ pub enum ProcessStatus {
 /// A snapshot of a live process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessInfo {
+    /// The process.
     pub pid: Pid,
+    /// What it is doing.
     pub status: ProcessStatus,
     /// Messages received into its queue and not yet taken by a receive.
     pub message_queue_len: usize,
+    /// Processes linked to it.
     pub links: Vec<Pid>,
     /// Monitors this process holds: (reference, monitored pid).
     pub monitors: Vec<(Ref, Pid)>,
     /// Processes monitoring this one.
     pub monitored_by: Vec<Pid>,
+    /// Its registered name, if any.
     pub registered_name: Option<String>,
+    /// Whether it traps exits.
     pub trap_exit: bool,
     /// Polls + messages sent + messages received.
     pub reductions: u64,

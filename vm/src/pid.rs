@@ -71,6 +71,7 @@ impl Ref {
             Ref(next)
         })
     }
+    /// The raw 64-bit value.
     pub fn to_bits(self) -> u64 {
         self.0
     }

@@ -52,7 +52,9 @@ pub(crate) enum Signal {
 /// `{'EXIT', From, Reason}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exit {
+    /// The process whose exit (or `exit/2` call) sent the signal.
     pub from: Pid,
+    /// The exit reason it carried.
     pub reason: Reason,
 }
 
@@ -60,7 +62,10 @@ pub struct Exit {
 /// `{'DOWN', Ref, process, Pid, Reason}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Down {
+    /// The reference `monitor` (or `spawn_monitor`) returned.
     pub monitor: Ref,
+    /// The monitored process (`Pid::UNDEFINED` for a name nobody held).
     pub pid: Pid,
+    /// Its exit reason (`Noproc` if it was already dead).
     pub reason: Reason,
 }
