@@ -51,7 +51,7 @@ fn opts(trap_exit: bool) -> SpawnOpts {
 /// `T` exits (its future returns: reason `Normal`) while process `A`, trapping exits, links to
 /// it. `T`'s task runs on one thread, `A`'s first poll (the `link`) on another.
 ///
-/// Property (DESIGN.md, Semantics 9): `A` is told exactly once, with either the real reason
+/// Property (docs/semantics.md, semantics 9): `A` is told exactly once, with either the real reason
 /// (`Normal`: the link landed before `T`'s exit took its link set) or `Noproc` (the pin failed,
 /// the push was refused by the closed mailbox, or the `Link` was drained by the close and
 /// answered); never both, never nothing. `link` itself returns `Ok` (a trapping caller).
@@ -102,7 +102,7 @@ fn link_vs_exit_tells_exactly_once() {
 
 /// `T` exits while `A` (not trapping) monitors it; as above, on two threads.
 ///
-/// Property (DESIGN.md, Semantics 7 and 9): exactly one `Down` for the monitor `A` got back,
+/// Property (docs/semantics.md, semantics 7 and 9): exactly one `Down` for the monitor `A` got back,
 /// with `Normal` or `Noproc`.
 #[test]
 fn monitor_vs_exit_downs_exactly_once() {
@@ -153,7 +153,7 @@ fn monitor_vs_exit_downs_exactly_once() {
 /// `A` (trapping) linked to `T` beforehand. `T` sends `A` a message and then ends (the link
 /// tells `A` `Exit { Normal }`), while `A` receives on another thread.
 ///
-/// Property (DESIGN.md, Semantics 1): signals from one sender to one receiver arrive in the
+/// Property (docs/semantics.md, semantics 1): signals from one sender to one receiver arrive in the
 /// order sent, whatever the receiver is doing: `A` gets the message, then the exit signal, each
 /// once, whether it was draining, waiting or not yet polled when each arrived.
 #[test]
@@ -270,7 +270,7 @@ fn exit_signal_vs_normal_end_one_reason() {
 /// timer or a blocking call) while the main thread sends it `exit(T, Kill)`, racing with `T`'s
 /// first poll. `T` was already scheduled when the kill was sent (just spawned).
 ///
-/// Property (DESIGN.md, Semantics 4 and "signals must be handled promptly"): a signal always
+/// Property (docs/semantics.md, semantics 4 and "signals must be handled promptly"): a signal always
 /// wakes its receiver, so `T` dies (`Killed`) even though nothing else will ever wake it; its
 /// monitor `B` is told `Killed` exactly once.
 #[test]
@@ -326,7 +326,7 @@ fn kill_reaches_a_process_that_is_not_receiving() {
 /// last pin reclaims the slot. (The unpinned worker path of table.rs is not modelled: a loom
 /// thread is never a worker.)
 ///
-/// Property: sending to a process that is exiting or gone succeeds silently (DESIGN.md,
+/// Property: sending to a process that is exiting or gone succeeds silently (docs/semantics.md,
 /// Semantics 2); the slot is reclaimed exactly once, by the last unpinner, and only then: the
 /// next spawn reuses its index with the next serial, the one after gets another index, and
 /// `T`'s task is never freed under a pin (a use after free would trip the refcount's debug

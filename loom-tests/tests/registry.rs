@@ -50,7 +50,7 @@ fn register_vs_exit_leaves_no_stale_name() {
 /// `B` monitors `T`, then registers `T` under a name while `T` exits on another thread; `B`
 /// looks the name up as soon as it handles the `Down`.
 ///
-/// Property (DESIGN.md, Semantics 8): the name is freed before the monitor is told: a `Down`
+/// Property (docs/semantics.md, semantics 8): the name is freed before the monitor is told: a `Down`
 /// is never received while `whereis` still finds the dead process; and no name is left at the
 /// end.
 #[test]
