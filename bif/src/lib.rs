@@ -64,7 +64,7 @@ pub use spam_scheduler::budget::YieldNow;
 pub use spam_scheduler::{BlockingError, WorkerStats};
 pub use spam_vm::{
     Down, Exit, LinkError, Msg, Pid, ProcessInfo, ProcessStatus, Reason, Ref, RegisterError, SendError, SpawnError,
-    SpawnOpts,
+    SpawnOpts, UserReason,
 };
 pub use timer::{cancel_timer, send_after, sleep, TimerRef};
 pub use vm::{Vm, VmBuilder};

@@ -26,6 +26,12 @@ pub enum SendError<T> {
 
 impl<T> SendError<T> {
     /// The message that was not sent.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let e = spam::SendError::Full(String::from("job"));
+    /// assert_eq!(e.into_inner(), "job");
+    /// ```
     pub fn into_inner(self) -> T {
         match self {
             SendError::NotRegistered(_, m) | SendError::Full(m) => m,

@@ -31,7 +31,7 @@ pub use info::{ProcessInfo, ProcessStatus};
 pub use message::Msg;
 pub use pid::{Pid, Ref};
 pub use process::Process;
-pub use reason::Reason;
+pub use reason::{Reason, UserReason};
 pub use receive::{Receive, SendAsync};
 pub use runtime::{Config, Runtime, SpawnOpts};
 pub use signal::{Down, Exit};

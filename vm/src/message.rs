@@ -157,6 +157,12 @@ unsafe impl Send for Msg {}
 
 impl Msg {
     /// Wraps a value as a message (what `send` does; handy in tests).
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let m = spam::Msg::new(7u32);
+    /// assert!(m.is::<u32>());
+    /// ```
     pub fn new<T: Any + Send>(value: T) -> Msg {
         OwnedNode::message(value).into_msg()
     }
@@ -169,18 +175,45 @@ impl Msg {
         self.0.header.kind == Kind::Message
     }
     /// `true` if the message holds a `T`.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let m = spam::Msg::new("text");
+    /// assert!(m.is::<&str>() && !m.is::<String>());
+    /// ```
     pub fn is<T: Any>(&self) -> bool {
         self.0.payload.type_id() == TypeId::of::<T>()
     }
     /// Borrows the value if it is a `T`.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let m = spam::Msg::new(1.5f64);
+    /// assert_eq!(m.downcast_ref::<f64>(), Some(&1.5));
+    /// assert_eq!(m.downcast_ref::<f32>(), None);
+    /// ```
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
         (&self.0.payload as &dyn Any).downcast_ref::<T>()
     }
     /// Mutably borrows the value if it is a `T`.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let mut m = spam::Msg::new(vec![1u8]);
+    /// m.downcast_mut::<Vec<u8>>().unwrap().push(2);
+    /// assert_eq!(m.downcast::<Vec<u8>>().ok(), Some(vec![1, 2]));
+    /// ```
     pub fn downcast_mut<T: Any>(&mut self) -> Option<&mut T> {
         (&mut self.0.payload as &mut dyn Any).downcast_mut::<T>()
     }
     /// Takes the value out if it is a `T`; gives the message back otherwise.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let m = spam::Msg::new(String::from("hi"));
+    /// let m = m.downcast::<u64>().unwrap_err(); // not a u64: handed back
+    /// assert_eq!(m.downcast::<String>().ok().as_deref(), Some("hi"));
+    /// ```
     pub fn downcast<T: Any>(self) -> Result<T, Msg> {
         if !self.is::<T>() {
             return Err(self);

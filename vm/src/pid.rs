@@ -17,15 +17,31 @@ impl Pid {
     pub(crate) fn new(index: u32, serial: u32) -> Pid {
         Pid(((serial as u64) << 32) | index as u64)
     }
-    /// The process-table slot.
+    /// The process-table slot (the middle number of `<0.index.serial>`).
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert_eq!(spam::Pid::UNDEFINED.index(), u32::MAX);
+    /// ```
     pub fn index(self) -> u32 {
         self.0 as u32
     }
     /// The slot's generation when this pid was handed out.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert_eq!(spam::Pid::UNDEFINED.serial(), u32::MAX);
+    /// ```
     pub fn serial(self) -> u32 {
         (self.0 >> 32) as u32
     }
     /// The raw 64-bit value (stable for the life of the VM).
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let p = spam::Pid::UNDEFINED;
+    /// assert_eq!(p.to_bits(), (u64::from(p.serial()) << 32) | u64::from(p.index()));
+    /// ```
     pub fn to_bits(self) -> u64 {
         self.0
     }
@@ -59,7 +75,12 @@ std::thread_local! {
 }
 
 impl Ref {
-    /// A reference never returned before in this OS process.
+    /// A reference never returned before in this OS process (`spam::make_ref`).
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert_ne!(spam::Ref::make(), spam::Ref::make());
+    /// ```
     pub fn make() -> Ref {
         REF_RANGE.with(|r| {
             let (mut next, mut end) = r.get();
@@ -72,6 +93,12 @@ impl Ref {
         })
     }
     /// The raw 64-bit value.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let (a, b) = (spam::Ref::make(), spam::Ref::make());
+    /// assert_ne!(a.to_bits(), b.to_bits());
+    /// ```
     pub fn to_bits(self) -> u64 {
         self.0
     }

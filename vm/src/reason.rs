@@ -47,10 +47,26 @@ impl<T: fmt::Debug + Send + Sync + 'static> UserReason for T {
 
 impl Reason {
     /// A user reason holding `value`.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let r = spam::Reason::other("disk full");
+    /// assert_eq!(r, spam::Reason::other("disk full")); // same type, same text
+    /// assert_eq!(r.to_string(), "\"disk full\"");
+    /// ```
     pub fn other<T: fmt::Debug + Send + Sync + 'static>(value: T) -> Reason {
         Reason::Other(Arc::new(value))
     }
     /// Borrows a user reason's value if it is a `T`.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// #[derive(Debug, PartialEq)]
+    /// struct Timeout { after_ms: u64 }
+    /// let r = spam::Reason::other(Timeout { after_ms: 50 });
+    /// assert_eq!(r.downcast_ref::<Timeout>(), Some(&Timeout { after_ms: 50 }));
+    /// assert_eq!(spam::Reason::Normal.downcast_ref::<Timeout>(), None);
+    /// ```
     pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
         match self {
             Reason::Other(v) => (**v).as_any().downcast_ref::<T>(),
@@ -58,6 +74,11 @@ impl Reason {
         }
     }
     /// `true` for [`Reason::Normal`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::Reason::Normal.is_normal() && !spam::Reason::Killed.is_normal());
+    /// ```
     pub fn is_normal(&self) -> bool {
         matches!(self, Reason::Normal)
     }

@@ -76,30 +76,60 @@ pub struct SpawnOpts {
 
 impl SpawnOpts {
     /// No options: an unlinked, unmonitored, unnamed process with an unbounded mailbox.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(!spam::SpawnOpts::new().link && spam::SpawnOpts::new().name.is_none());
+    /// ```
     pub fn new() -> SpawnOpts {
         SpawnOpts::default()
     }
     /// Sets [`SpawnOpts::link`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::SpawnOpts::new().link().link);
+    /// ```
     pub fn link(mut self) -> SpawnOpts {
         self.link = true;
         self
     }
     /// Sets [`SpawnOpts::monitor`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::SpawnOpts::new().monitor().monitor);
+    /// ```
     pub fn monitor(mut self) -> SpawnOpts {
         self.monitor = true;
         self
     }
     /// Sets [`SpawnOpts::trap_exit`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::SpawnOpts::new().trap_exit().trap_exit);
+    /// ```
     pub fn trap_exit(mut self) -> SpawnOpts {
         self.trap_exit = true;
         self
     }
     /// Sets [`SpawnOpts::name`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::SpawnOpts::new().name("db").name.as_deref() == Some("db"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> SpawnOpts {
         self.name = Some(name.into());
         self
     }
     /// Sets [`SpawnOpts::mailbox_capacity`].
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert!(spam::SpawnOpts::new().mailbox_capacity(8).mailbox_capacity == Some(8));
+    /// ```
     pub fn mailbox_capacity(mut self, n: usize) -> SpawnOpts {
         self.mailbox_capacity = Some(n);
         self
