@@ -71,6 +71,20 @@ pub use vm::{Vm, VmBuilder};
 
 use process::current;
 
+/// `true` when called inside a process, where the process functions work; `false` elsewhere
+/// (`main`, another thread, a destructor the VM runs outside any poll, such as a message dropped
+/// by [`Vm::send`](crate::Vm::send) to a dead pid). Code that may run on either side, a
+/// destructor above all, checks it before calling a process function, which would panic outside.
+///
+/// ```
+/// assert!(!spam::in_process());
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// assert!(vm.block_on(async { spam::in_process() }));
+/// ```
+pub fn in_process() -> bool {
+    spam_vm::in_process()
+}
+
 /// Lets other processes run: the caller goes to the back of its scheduler's queue once. For
 /// long CPU loops prefer [`maybe_yield`], which yields only when the time slice is spent.
 /// Works in any future run by a SPAM scheduler; elsewhere it just returns `Pending` once.

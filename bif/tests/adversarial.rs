@@ -12,8 +12,8 @@
 use spam::{
     demonitor, link, monitor, processes, receive, receive_match, receive_match_timeout, receive_timeout, recv,
     register, self_pid, send, send_after, send_async, spawn, spawn_blocking, spawn_link, spawn_monitor, spawn_opt,
-    trap_exit, try_send, yield_now, Down, Exit, Msg, Pid, ProcessStatus, Reason, Ref, RegisterError, SpawnError,
-    SpawnOpts, Vm,
+    trap_exit, try_send, try_spawn_opt, yield_now, Down, Exit, Msg, Pid, ProcessStatus, Reason, Ref, RegisterError,
+    SpawnError, SpawnOpts, Vm,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
@@ -98,10 +98,6 @@ fn new_vm() -> Vm {
     Vm::builder().schedulers(2).build()
 }
 
-fn me() -> Pid {
-    self_pid().unwrap()
-}
-
 /// Counts guards made and guards dropped: at the end every guard must be dropped exactly once.
 #[derive(Clone, Default)]
 struct Tally(Arc<(AtomicUsize, AtomicUsize)>);
@@ -159,24 +155,23 @@ struct Stop;
 struct Marker(u64);
 
 fn bounded(cap: usize) -> SpawnOpts {
-    SpawnOpts { mailbox_capacity: Some(cap), ..SpawnOpts::default() }
+    SpawnOpts::new().mailbox_capacity(cap)
 }
 
 /// The next `Down` of `mref`, or `None` after `wait()`.
 async fn down_of(mref: Ref) -> Option<Down> {
     receive_match_timeout(move |m: &Msg| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref), wait())
         .await
-        .unwrap()
         .map(|m| m.downcast::<Down>().ok().unwrap())
 }
 
 /// Receives everything up to a marker sent to ourselves now, and returns it: messages that were
 /// already on their way (from processes whose sends are ordered before ours) are all in it.
 async fn round_trip(tag: u64) -> Vec<Msg> {
-    send(me(), Marker(tag)).ok().unwrap();
+    send(self_pid(), Marker(tag));
     let mut out = Vec::new();
     loop {
-        let m = receive().await.unwrap();
+        let m = receive().await;
         if m.downcast_ref::<Marker>().is_some_and(|k| k.0 == tag) {
             return out;
         }
@@ -186,7 +181,7 @@ async fn round_trip(tag: u64) -> Vec<Msg> {
 
 /// Inside a process: yields until `p` is waiting (suspended, not queued or running).
 async fn wait_waiting(p: Pid) {
-    yield_until(|| spam::process_info(p).unwrap().is_some_and(|i| i.status == ProcessStatus::Waiting)).await;
+    yield_until(|| spam::process_info(p).is_some_and(|i| i.status == ProcessStatus::Waiting)).await;
 }
 
 /// Spawns a consumer with a mailbox of capacity 1 that receives nothing until `trigger` (also
@@ -194,24 +189,22 @@ async fn wait_waiting(p: Pid) {
 /// them to `root` as a `Vec<u32>`. Returns (trigger, consumer, monitor of the consumer).
 fn gated_consumer(root: Pid, n: usize) -> (Pid, Pid, Ref) {
     let trigger = spawn(async {
-        let _: Stop = recv().await.unwrap();
-    })
-    .unwrap();
+        let _: Stop = recv().await;
+    });
     let (c, cref) = spawn_opt(
         async move {
             // Waiting for a `Down` (a system message) takes no room in the bounded mailbox.
-            let r = monitor(trigger).unwrap();
-            send(root, Go).ok().unwrap();
+            let r = monitor(trigger);
+            send(root, Go);
             down_of(r).await.expect("trigger down");
             let mut got = Vec::new();
             for _ in 0..n {
-                got.push(recv::<u32>().await.unwrap());
+                got.push(recv::<u32>().await);
             }
-            send(root, got).ok().unwrap();
+            send(root, got);
         },
-        SpawnOpts { monitor: true, mailbox_capacity: Some(1), ..SpawnOpts::default() },
-    )
-    .unwrap();
+        SpawnOpts::new().monitor().mailbox_capacity(1),
+    );
     (trigger, c, cref.unwrap())
 }
 
@@ -238,11 +231,13 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
 
         // The name's holder.
         let (tx, rx) = mpsc::channel();
-        let holder = vm.spawn(async move {
-            register(NAME).unwrap();
-            tx.send(()).unwrap();
-            let _: Never = recv().await.unwrap();
-        });
+        let holder = vm
+            .spawn(async move {
+                register(NAME).unwrap();
+                tx.send(()).unwrap();
+                let _: Never = recv().await;
+            })
+            .expect("Vm::spawn");
         rx.recv().expect("holder registered");
 
         // The spawner: occupies one worker (it never awaits) and spawns with the taken name.
@@ -261,8 +256,8 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
                         yield_now().await; // let the children of failed spawns run (and exit)
                     }
                     let ran = ran.clone();
-                    let opts = SpawnOpts { name: Some(NAME.to_string()), ..SpawnOpts::default() };
-                    match spawn_opt(async move { ran.store(true, SeqCst) }, opts) {
+                    // try_spawn_opt: a plain spawn_opt would exit the spawner with Badarg.
+                    match try_spawn_opt(async move { ran.store(true, SeqCst) }, SpawnOpts::new().name(NAME)) {
                         Err(SpawnError::Register(RegisterError::NameTaken(n))) if n == NAME => {}
                         other => wrong.push(format!("{other:?}")),
                     }
@@ -270,6 +265,7 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
                 stop.store(true, SeqCst);
                 spawned_tx.send(wrong).unwrap();
             })
+            .expect("Vm::spawn")
         };
         started_rx.recv().expect("spawner started");
 
@@ -278,23 +274,23 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
         {
             let (tally, go, stop) = (tally.clone(), go.clone(), stop.clone());
             vm.spawn(async move {
-                let me = me();
+                let me = self_pid();
                 go.store(true, SeqCst);
                 let mut seen = HashSet::new();
                 let mut refs = HashSet::new();
                 while !stop.load(SeqCst) && !gave_up(ep) {
-                    for p in processes().unwrap() {
+                    for p in processes() {
                         if p == me || p == holder || p == spawner || !seen.insert(p) {
                             continue;
                         }
-                        let _ = send(p, tally.guard());
-                        refs.insert(monitor(p).unwrap());
+                        send(p, tally.guard());
+                        refs.insert(monitor(p));
                     }
                 }
                 let mut told = HashSet::new();
                 let (mut dup, mut foreign) = (0, 0);
                 while told.len() < refs.len() {
-                    match receive_match_timeout(|m: &Msg| m.is::<Down>(), wait()).await.unwrap() {
+                    match receive_match_timeout(|m: &Msg| m.is::<Down>(), wait()).await {
                         Some(m) => {
                             let d = m.downcast::<Down>().ok().unwrap();
                             if !refs.contains(&d.monitor) {
@@ -316,7 +312,8 @@ fn spawn_with_taken_name_never_frees_a_process_another_thread_can_reach() {
                     }
                 }
                 report_tx.send((refs.len(), told.len(), dup, foreign)).unwrap();
-            });
+            })
+            .expect("Vm::spawn");
         }
 
         let wrong = spawned_rx.recv().expect("the spawner died");
@@ -355,11 +352,15 @@ fn vm_calls_from_other_threads_during_shutdown_are_safe() {
             let spawn_one = |vm: &Vm, g: Guard| {
                 vm.spawn(async move {
                     let _g = g;
-                    while receive().await.is_ok() {}
+                    loop {
+                        receive().await;
+                    }
                 })
             };
+            // A spawn racing the shutdown may be refused, but only as `ShutDown`.
+            let ok_or_shut_down = |r: Result<Pid, SpawnError>| matches!(r, Ok(_) | Err(SpawnError::ShutDown));
             for _ in 0..100 {
-                spawn_one(&vm, tally.guard());
+                spawn_one(&vm, tally.guard()).expect("Vm::spawn before the shutdown");
             }
             let stop = AtomicBool::new(false);
             let passes = AtomicUsize::new(0);
@@ -375,7 +376,7 @@ fn vm_calls_from_other_threads_during_shutdown_are_safe() {
                                 match i % 8 {
                                     0 => vm.exit(p, Reason::Kill),
                                     1 | 2 => {
-                                        spawn_one(vm, tally.guard());
+                                        assert!(ok_or_shut_down(spawn_one(vm, tally.guard())));
                                     }
                                     3 => {
                                         // Inspection pins the slot too; the answer may be None.
@@ -388,7 +389,7 @@ fn vm_calls_from_other_threads_during_shutdown_are_safe() {
                                 }
                             }
                             let _ = vm.send(Pid::UNDEFINED, tally.guard());
-                            spawn_one(vm, tally.guard());
+                            assert!(ok_or_shut_down(spawn_one(vm, tally.guard())));
                             passes.fetch_add(1, SeqCst);
                         }
                     });
@@ -436,8 +437,9 @@ fn dropping_the_last_vm_handle_inside_its_own_process_is_safe() {
         vm.spawn(async move {
             let _n = Notify(other_tx);
             let _g = g;
-            let _: Never = recv().await.unwrap();
-        });
+            let _: Never = recv().await;
+        })
+        .expect("Vm::spawn");
         let (ready_tx, ready_rx) = mpsc::channel();
         let (go_tx, go_rx) = mpsc::channel::<()>();
         let (mine_tx, mine_rx) = mpsc::channel();
@@ -447,15 +449,17 @@ fn dropping_the_last_vm_handle_inside_its_own_process_is_safe() {
             let _n = Notify(mine_tx);
             let _g = g;
             ready_tx.send(()).unwrap();
-            go_rx.recv().unwrap(); // holds this worker: the drop below happens mid-poll
-            drop(mine); // the last handle
-                        // Keep going as a process for a moment: nothing here may touch freed memory.
-            let me = me();
-            let _ = send(me, 1u8);
+            // Holds this worker: the drop of the last handle below happens mid-poll.
+            go_rx.recv().unwrap();
+            drop(mine);
+            // Keep going as a process for a moment: nothing here may touch freed memory.
+            let me = self_pid();
+            send(me, 1u8);
             let _ = spam::process_info(me);
             yield_now().await;
-            let _: Never = recv().await.unwrap();
-        });
+            let _: Never = recv().await;
+        })
+        .expect("Vm::spawn");
         ready_rx.recv().expect("the process started");
         drop(vm); // not the last one: the process holds a clone
         go_tx.send(()).unwrap();
@@ -493,19 +497,19 @@ fn send_async_never_loses_a_wake_up() {
         }
         let vm = new_vm();
         let reason = vm.run(async {
-            let root = me();
+            let root = self_pid();
             // a) P waits, is woken by a signal and polled again while still full; then Q waits.
             let (trigger, c, cref) = gated_consumer(root, 3);
-            let _: Go = recv().await.unwrap();
+            let _: Go = recv().await;
             try_send(c, 0u32).ok().unwrap(); // full now
-            let p = spawn(async move { send_async(c, 1u32).await.unwrap() }).unwrap();
+            let p = spawn(async move { send_async(c, 1u32).await });
             wait_waiting(p).await;
-            let pref = monitor(p).unwrap(); // a signal: wakes p, which polls its send_async again
+            let pref = monitor(p); // a signal: wakes p, which polls its send_async again
             wait_waiting(p).await;
-            let q = spawn(async move { send_async(c, 2u32).await.unwrap() }).unwrap();
+            let q = spawn(async move { send_async(c, 2u32).await });
             wait_waiting(q).await;
-            send(trigger, Stop).ok().unwrap(); // the consumer now receives three messages
-            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await.unwrap();
+            send(trigger, Stop); // the consumer now receives three messages
+            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await;
             let got = got.expect("a waiting sender was never woken: its wake went to a stale duplicate entry of a sender that had finished");
             assert_eq!(got.downcast::<Vec<u32>>().ok().unwrap(), vec![0, 1, 2]);
             assert_eq!(down_of(pref).await.expect("p down").reason, Reason::Normal);
@@ -517,23 +521,21 @@ fn send_async_never_loses_a_wake_up() {
                     async move {
                         let mut next = [0u32; PRODUCERS];
                         for _ in 0..PER * PRODUCERS as u32 {
-                            let (who, i): (usize, u32) = recv().await.unwrap();
+                            let (who, i): (usize, u32) = recv().await;
                             work();
                             assert_eq!(i, next[who], "producer {who}'s messages out of order");
                             next[who] += 1;
                         }
                     },
-                    SpawnOpts { monitor: true, mailbox_capacity: Some(1), ..SpawnOpts::default() },
-                )
-                .unwrap();
+                    SpawnOpts::new().monitor().mailbox_capacity(1),
+                );
                 for who in 0..PRODUCERS {
                     spawn(async move {
                         for i in 0..PER {
                             work();
-                            send_async(consumer, (who, i)).await.unwrap();
+                            send_async(consumer, (who, i)).await;
                         }
-                    })
-                    .unwrap();
+                    });
                 }
                 let d = down_of(mref.unwrap())
                     .await
@@ -554,26 +556,24 @@ fn a_sender_killed_in_send_async_does_not_eat_another_waiters_wake() {
     within(LIMIT, "killed send_async waiter", || {
         let vm = new_vm();
         let reason = vm.run(async {
-            let root = me();
+            let root = self_pid();
             // Deterministic: P1 then P2 wait; P1 is killed; the consumer frees one room.
             let (trigger, c, cref) = gated_consumer(root, 2);
-            let _: Go = recv().await.unwrap();
+            let _: Go = recv().await;
             try_send(c, 0u32).ok().unwrap(); // full now
             let p1 = spawn(async move {
-                let _ = send_async(c, 1u32).await;
-            })
-            .unwrap();
+                send_async(c, 1u32).await;
+            });
             wait_waiting(p1).await;
             let p2 = spawn(async move {
-                send_async(c, 2u32).await.unwrap();
-            })
-            .unwrap();
+                send_async(c, 2u32).await;
+            });
             wait_waiting(p2).await;
-            let r1 = monitor(p1).unwrap();
-            spam::exit(p1, Reason::Kill).unwrap();
+            let r1 = monitor(p1);
+            spam::exit(p1, Reason::Kill);
             assert_eq!(down_of(r1).await.expect("p1 down").reason, Reason::Killed);
-            send(trigger, Stop).ok().unwrap();
-            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await.unwrap();
+            send(trigger, Stop);
+            let got = receive_match_timeout(|m: &Msg| m.is::<Vec<u32>>(), wait()).await;
             let got = got.expect("the surviving waiter was never woken: the killed waiter ate its wake");
             assert_eq!(got.downcast::<Vec<u32>>().ok().unwrap(), vec![0, 2]);
             assert_eq!(down_of(cref).await.expect("consumer down").reason, Reason::Normal);
@@ -584,23 +584,21 @@ fn a_sender_killed_in_send_async_does_not_eat_another_waiters_wake() {
                 let (c, cref) = spawn_opt(
                     async {
                         loop {
-                            let m = receive().await.unwrap();
+                            let m = receive().await;
                             if m.is::<Stop>() {
                                 break;
                             }
                         }
                     },
-                    SpawnOpts { monitor: true, mailbox_capacity: Some(1), ..SpawnOpts::default() },
-                )
-                .unwrap();
+                    SpawnOpts::new().monitor().mailbox_capacity(1),
+                );
                 let mut producers = Vec::new();
                 for _ in 0..6 {
                     let (p, r) = spawn_monitor(async move {
                         for i in 0..50u32 {
-                            send_async(c, i).await.unwrap();
+                            send_async(c, i).await;
                         }
-                    })
-                    .unwrap();
+                    });
                     producers.push((p, r));
                 }
                 for (k, (p, _)) in producers.iter().enumerate().filter(|(k, _)| k % 2 == 0) {
@@ -611,7 +609,7 @@ fn a_sender_killed_in_send_async_does_not_eat_another_waiters_wake() {
                         yield_now().await;
                     }
                     let _ = k;
-                    spam::exit(*p, Reason::Kill).unwrap();
+                    spam::exit(*p, Reason::Kill);
                 }
                 for (k, (_, r)) in producers.iter().enumerate() {
                     let d = down_of(*r)
@@ -619,7 +617,7 @@ fn a_sender_killed_in_send_async_does_not_eat_another_waiters_wake() {
                         .unwrap_or_else(|| panic!("round {round}: producer {k} never finished (lost wake-up)"));
                     assert!(matches!(d.reason, Reason::Normal | Reason::Killed), "round {round}: {:?}", d.reason);
                 }
-                send_async(c, Stop).await.ok().unwrap();
+                send_async(c, Stop).await;
                 assert_eq!(down_of(cref.unwrap()).await.expect("consumer down").reason, Reason::Normal);
             }
         });
@@ -648,8 +646,8 @@ fn a_panicking_message_destructor_at_exit_still_tells_links_and_monitors() {
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let (report_tx, report_rx) = mpsc::channel();
         vm.spawn(async move {
-            trap_exit(true).unwrap();
-            let both = SpawnOpts { link: true, monitor: true, ..SpawnOpts::default() };
+            trap_exit(true);
+            let both = SpawnOpts::new().link().monitor();
             // X exits with the messages still in its mailbox (it never drains it).
             let (x, xr) = spawn_opt(
                 async move {
@@ -657,21 +655,19 @@ fn a_panicking_message_destructor_at_exit_still_tells_links_and_monitors() {
                     release_rx.recv().unwrap();
                 },
                 both.clone(),
-            )
-            .unwrap();
+            );
             // Y exits with them in its save queue (drained while looking for `Go`).
             let (y, yr) = spawn_opt(
                 async {
-                    let _: Go = recv().await.unwrap();
+                    let _: Go = recv().await;
                 },
                 both,
-            )
-            .unwrap();
+            );
             pids_tx.send((x, y)).unwrap();
             let mut downs = Vec::new();
             let mut exits = Vec::new();
             while downs.len() < 2 || exits.len() < 2 {
-                match receive_match_timeout(|m: &Msg| m.is::<Down>() || m.is::<Exit>(), wait()).await.unwrap() {
+                match receive_match_timeout(|m: &Msg| m.is::<Down>() || m.is::<Exit>(), wait()).await {
                     Some(m) => match m.downcast::<Down>() {
                         Ok(d) => downs.push((d.monitor, d.pid)),
                         Err(m) => exits.push(m.downcast::<Exit>().ok().unwrap().from),
@@ -696,7 +692,8 @@ fn a_panicking_message_destructor_at_exit_still_tells_links_and_monitors() {
             let mut want_exits = vec![x, y];
             want_exits.sort();
             report_tx.send((downs == want_downs, exits == want_exits, downs, exits)).unwrap();
-        });
+        })
+        .expect("Vm::spawn");
         let (x, y) = pids_rx.recv().expect("watcher started");
         blocked_rx.recv().expect("x started");
         vm.send(x, Bomb(bombs.clone())).ok().unwrap();
@@ -728,21 +725,22 @@ fn a_panicking_message_destructor_on_the_timer_thread_keeps_timers_running() {
         let b = bombs.clone();
         let (step_tx, step_rx) = mpsc::channel();
         vm.spawn(async move {
-            let me = me();
-            let (dead, r) = spawn_monitor(async {}).unwrap();
+            let me = self_pid();
+            let (dead, r) = spawn_monitor(async {});
             down_of(r).await.expect("down");
             for (n, to) in [Ok(dead), Err("adversarial-nobody")].into_iter().enumerate() {
                 match to {
-                    Ok(pid) => send_after(Duration::from_millis(1), pid, Bomb(b.clone())).unwrap(),
-                    Err(name) => send_after(Duration::from_millis(1), name, Bomb(b.clone())).unwrap(),
+                    Ok(pid) => send_after(Duration::from_millis(1), pid, Bomb(b.clone())),
+                    Err(name) => send_after(Duration::from_millis(1), name, Bomb(b.clone())),
                 };
                 yield_until(|| b.load(SeqCst) == n + 1).await; // the timer fired, the drop panicked
-                let timed_out = receive_timeout(Duration::from_millis(10)).await.unwrap().is_none();
-                send_after(Duration::from_millis(1), me, 7u32).unwrap();
-                let got = recv::<u32>().await.unwrap();
+                let timed_out = receive_timeout(Duration::from_millis(10)).await.is_none();
+                send_after(Duration::from_millis(1), me, 7u32);
+                let got = recv::<u32>().await;
                 step_tx.send((timed_out, got)).unwrap();
             }
-        });
+        })
+        .expect("Vm::spawn");
         for what in ["a dead pid", "an unregistered name"] {
             let (timed_out, got) = step_rx.recv_timeout(wait()).unwrap_or_else(|_| {
                 panic!("after a send_after message to {what} panicked in its destructor, timers stopped firing")
@@ -768,10 +766,12 @@ fn shutdown_with_panicking_messages_queued_returns_normally() {
         let bombs = Arc::new(AtomicUsize::new(0));
         // p: the messages in its save queue (it drained them looking for a `Never`).
         let g = tally.guard();
-        let p = vm.spawn(async move {
-            let _g = g;
-            let _: Never = recv().await.unwrap();
-        });
+        let p = vm
+            .spawn(async move {
+                let _g = g;
+                let _: Never = recv().await;
+            })
+            .expect("Vm::spawn");
         for _ in 0..2 {
             vm.send(p, Bomb(bombs.clone())).ok().unwrap();
             vm.send(p, tally.guard()).ok().unwrap();
@@ -779,10 +779,12 @@ fn shutdown_with_panicking_messages_queued_returns_normally() {
         wait_until("p drained its mailbox", || vm.process_info(p).is_some_and(|i| i.message_queue_len == 4));
         // q: they may still be in its mailbox.
         let g = tally.guard();
-        let q = vm.spawn(async move {
-            let _g = g;
-            let _: Never = recv().await.unwrap();
-        });
+        let q = vm
+            .spawn(async move {
+                let _g = g;
+                let _: Never = recv().await;
+            })
+            .expect("Vm::spawn");
         for _ in 0..3 {
             vm.send(q, Bomb(bombs.clone())).ok().unwrap();
         }
@@ -809,16 +811,18 @@ struct Forwarded(Exit);
 impl Drop for Linker {
     fn drop(&mut self) {
         let watcher = self.watcher;
-        let child = spawn_opt(
+        // try_spawn_opt: the spawn's outcome is reported, as link's, instead of exiting (on
+        // failure) the process whose exit runs this destructor.
+        let child = try_spawn_opt(
             async move {
-                let e: Exit = recv().await.unwrap();
-                let _ = send(watcher, Forwarded(e));
+                let e: Exit = recv().await;
+                send(watcher, Forwarded(e));
             },
-            SpawnOpts { link: true, trap_exit: true, ..SpawnOpts::default() },
+            SpawnOpts::new().link().trap_exit(),
         );
         let linked = link(watcher);
         let monitored = monitor(watcher);
-        let _ = send(watcher, (format!("{child:?}"), format!("{linked:?}"), format!("{monitored:?}")));
+        send(watcher, (format!("{child:?}"), format!("{linked:?}"), format!("{monitored:?}")));
     }
 }
 
@@ -833,39 +837,38 @@ fn links_and_monitors_made_by_a_message_destructor_during_exit_are_told() {
         let vm = new_vm();
         let (report_tx, report_rx) = mpsc::channel();
         let (w_tx, w_rx) = mpsc::channel();
-        let w = vm.spawn(async move {
-            trap_exit(true).unwrap();
-            let w = me();
-            let (x, xr) = spawn_monitor(async {
-                let _: Go = recv().await.unwrap();
-            })
-            .unwrap();
-            w_tx.send(x).unwrap();
-            let d = down_of(xr).await.expect("x down");
-            let what: (String, String, String) =
-                receive_match_timeout(|m: &Msg| m.is::<(String, String, String)>(), wait())
-                    .await
-                    .unwrap()
-                    .expect("the destructor ran")
-                    .downcast()
-                    .ok()
-                    .unwrap();
-            let mut child_exit = None;
-            let mut my_exit = None;
-            while child_exit.is_none() || my_exit.is_none() {
-                let Some(m) =
-                    receive_match_timeout(|m: &Msg| m.is::<Forwarded>() || m.is::<Exit>(), wait()).await.unwrap()
-                else {
-                    break;
-                };
-                match m.downcast::<Forwarded>() {
-                    Ok(f) => child_exit = Some(f.0),
-                    Err(m) => my_exit = Some(m.downcast::<Exit>().ok().unwrap()),
+        let w = vm
+            .spawn(async move {
+                trap_exit(true);
+                let w = self_pid();
+                let (x, xr) = spawn_monitor(async {
+                    let _: Go = recv().await;
+                });
+                w_tx.send(x).unwrap();
+                let d = down_of(xr).await.expect("x down");
+                let what: (String, String, String) =
+                    receive_match_timeout(|m: &Msg| m.is::<(String, String, String)>(), wait())
+                        .await
+                        .expect("the destructor ran")
+                        .downcast()
+                        .ok()
+                        .unwrap();
+                let mut child_exit = None;
+                let mut my_exit = None;
+                while child_exit.is_none() || my_exit.is_none() {
+                    let Some(m) = receive_match_timeout(|m: &Msg| m.is::<Forwarded>() || m.is::<Exit>(), wait()).await
+                    else {
+                        break;
+                    };
+                    match m.downcast::<Forwarded>() {
+                        Ok(f) => child_exit = Some(f.0),
+                        Err(m) => my_exit = Some(m.downcast::<Exit>().ok().unwrap()),
+                    }
                 }
-            }
-            report_tx.send((w, x, d.reason, what, child_exit, my_exit)).unwrap();
-            let _: Never = recv().await.unwrap();
-        });
+                report_tx.send((w, x, d.reason, what, child_exit, my_exit)).unwrap();
+                let _: Never = recv().await;
+            })
+            .expect("Vm::spawn");
         let x = w_rx.recv().expect("watcher started");
         vm.send(x, Linker { watcher: w }).ok().unwrap();
         vm.send(x, Go).ok().unwrap();
@@ -916,25 +919,30 @@ fn timers_firing_during_shutdown_leak_no_process() {
             let ticks = Arc::new(AtomicUsize::new(0));
             for _ in 0..2_000u64 {
                 let (g, ticks) = (tally.guard(), ticks.clone());
-                let p = vm.spawn(async move {
-                    let _g = g;
-                    loop {
-                        let _ = receive_match_timeout(|m: &Msg| m.is::<Never>(), Duration::from_millis(1)).await;
-                        ticks.fetch_add(1, SeqCst);
-                    }
-                });
+                let p = vm
+                    .spawn(async move {
+                        let _g = g;
+                        loop {
+                            let _ = receive_match_timeout(|m: &Msg| m.is::<Never>(), Duration::from_millis(1)).await;
+                            ticks.fetch_add(1, SeqCst);
+                        }
+                    })
+                    .expect("Vm::spawn");
                 vm.send(p, tally.guard()).ok().unwrap();
             }
             let (release_tx, release_rx) = mpsc::channel::<()>();
             if long_job {
                 for _ in 0..200 {
                     let g = tally.guard();
-                    let p = vm.spawn(async move {
-                        let _g = g;
-                        loop {
-                            let _ = receive_match_timeout(|m: &Msg| m.is::<Never>(), Duration::from_millis(1500)).await;
-                        }
-                    });
+                    let p = vm
+                        .spawn(async move {
+                            let _g = g;
+                            loop {
+                                let _ =
+                                    receive_match_timeout(|m: &Msg| m.is::<Never>(), Duration::from_millis(1500)).await;
+                            }
+                        })
+                        .expect("Vm::spawn");
                     vm.send(p, tally.guard()).ok().unwrap();
                 }
                 let (started_tx, started_rx) = mpsc::channel();
@@ -946,7 +954,8 @@ fn timers_firing_during_shutdown_leak_no_process() {
                         let _ = release_rx.recv();
                     })
                     .await;
-                });
+                })
+                .expect("Vm::spawn");
                 started_rx.recv().expect("the blocking job started");
             }
             wait_until("timeouts fire", || ticks.load(SeqCst) >= 2_000);
@@ -986,18 +995,18 @@ fn shutdown_ends_processes_deadlocked_in_send_async() {
             let _g = t.guard();
             let peer = |t: Tally| async move {
                 let _g = t.guard();
-                let other: Pid = recv().await.unwrap();
+                let other: Pid = recv().await;
                 loop {
-                    send_async(other, t.guard()).await.unwrap();
+                    send_async(other, t.guard()).await;
                 }
             };
-            let (p, _) = spawn_opt(peer(t.clone()), bounded(1)).unwrap();
-            let (q, _) = spawn_opt(peer(t.clone()), bounded(1)).unwrap();
-            send(p, q).ok().unwrap();
-            send(q, p).ok().unwrap();
-            pids_tx.send(vec![me(), p, q]).unwrap();
+            let (p, _) = spawn_opt(peer(t.clone()), bounded(1));
+            let (q, _) = spawn_opt(peer(t.clone()), bounded(1));
+            send(p, q);
+            send(q, p);
+            pids_tx.send(vec![self_pid(), p, q]).unwrap();
             loop {
-                send_async(p, t.guard()).await.unwrap();
+                send_async(p, t.guard()).await;
             }
         });
         stopper.join().unwrap();
@@ -1053,22 +1062,20 @@ fn a_kill_to_self_cannot_be_swallowed_by_catch_unwind() {
         let vm = new_vm();
         let reason = vm.run(async {
             let (_, returns) = spawn_monitor(async {
-                let me = me();
+                let me = self_pid();
                 let _ = std::panic::catch_unwind(move || spam::exit(me, Reason::Kill));
-            })
-            .unwrap();
+            });
             let (waiter, keeps_going) = spawn_monitor(async {
-                let me = me();
+                let me = self_pid();
                 let _ = std::panic::catch_unwind(move || spam::exit(me, Reason::Kill));
-                let _: Never = recv().await.unwrap();
-            })
-            .unwrap();
+                let _: Never = recv().await;
+            });
             let d = down_of(returns).await.expect("down");
             assert_eq!(d.reason, Reason::Killed, "caught Kill, then returned normally");
             match down_of(keeps_going).await {
                 Some(d) => assert_eq!(d.reason, Reason::Killed, "caught Kill, then kept running"),
                 None => {
-                    spam::exit(waiter, Reason::Kill).unwrap();
+                    spam::exit(waiter, Reason::Kill);
                     panic!("a process that caught the unwind of its own Kill kept running");
                 }
             }
@@ -1084,15 +1091,17 @@ fn a_kill_handled_by_demonitor_flush_cannot_be_swallowed_by_catch_unwind() {
     let ep = epoch();
     within(LIMIT, "catch_unwind around demonitor(flush) with a Kill queued", move || {
         let vm = new_vm();
-        let z = vm.spawn(async {
-            let _: Never = recv().await.unwrap();
-        });
+        let z = vm
+            .spawn(async {
+                let _: Never = recv().await;
+            })
+            .expect("Vm::spawn");
         let ready = Arc::new(AtomicBool::new(false));
         let killed = Arc::new(AtomicBool::new(false));
         let victim = {
             let (ready, killed) = (ready.clone(), killed.clone());
             vm.spawn(async move {
-                let r = monitor(z).unwrap();
+                let r = monitor(z);
                 ready.store(true, SeqCst);
                 // Do not touch the mailbox until the killer has queued its Kill.
                 while !killed.load(SeqCst) && !gave_up(ep) {
@@ -1100,15 +1109,17 @@ fn a_kill_handled_by_demonitor_flush_cannot_be_swallowed_by_catch_unwind() {
                 }
                 let _ = std::panic::catch_unwind(move || demonitor(r, true));
             })
+            .expect("Vm::spawn")
         };
         wait_until("the victim runs", || ready.load(SeqCst));
         let (tx, rx) = mpsc::channel();
         vm.spawn(async move {
-            let r = monitor(victim).unwrap();
-            spam::exit(victim, Reason::Kill).unwrap();
+            let r = monitor(victim);
+            spam::exit(victim, Reason::Kill);
             killed.store(true, SeqCst);
             tx.send(down_of(r).await.map(|d| d.reason)).unwrap();
-        });
+        })
+        .expect("Vm::spawn");
         let reason = rx.recv().expect("the killer died").expect("no Down for the victim");
         assert_eq!(reason, Reason::Killed, "the Kill handled inside demonitor(flush) was swallowed");
         vm.exit(z, Reason::Kill);
@@ -1129,13 +1140,13 @@ fn demonitor_flush_inside_a_receive_predicate_removes_the_down() {
     within(LIMIT, "demonitor(flush) in a predicate", || {
         let vm = new_vm();
         let reason = vm.run(async {
-            let me = me();
-            let (dead, r) = spawn_monitor(async {}).unwrap();
+            let me = self_pid();
+            let (dead, r) = spawn_monitor(async {});
             down_of(r).await.expect("down");
 
             // a) The predicate flushes the Down and matches something else.
-            let r1 = monitor(dead).unwrap(); // its Down (Noproc) is queued at once
-            send(me, "marker-1").ok().unwrap();
+            let r1 = monitor(dead); // its Down (Noproc) is queued at once
+            send(me, "marker-1");
             let mut first = true;
             let m = receive_match(move |m: &Msg| {
                 if first {
@@ -1144,8 +1155,7 @@ fn demonitor_flush_inside_a_receive_predicate_removes_the_down() {
                 }
                 m.downcast_ref::<&str>() == Some(&"marker-1")
             })
-            .await
-            .unwrap();
+            .await;
             assert_eq!(m.downcast_ref::<&str>(), Some(&"marker-1"));
             for m in round_trip(10).await {
                 let d = m.downcast_ref::<Down>();
@@ -1153,8 +1163,8 @@ fn demonitor_flush_inside_a_receive_predicate_removes_the_down() {
             }
 
             // b) The predicate flushes the very Down it is looking at and says it matches.
-            let r2 = monitor(dead).unwrap();
-            send(me, "marker-2").ok().unwrap();
+            let r2 = monitor(dead);
+            send(me, "marker-2");
             let m = receive_match(move |m: &Msg| {
                 if m.downcast_ref::<Down>().is_some_and(|d| d.monitor == r2) {
                     let _ = demonitor(r2, true);
@@ -1162,15 +1172,14 @@ fn demonitor_flush_inside_a_receive_predicate_removes_the_down() {
                 }
                 m.downcast_ref::<&str>() == Some(&"marker-2")
             })
-            .await
-            .unwrap();
+            .await;
             assert!(m.downcast_ref::<Down>().is_none(), "receive_match returned the Down it had just flushed");
             assert_eq!(m.downcast_ref::<&str>(), Some(&"marker-2"));
             for m in round_trip(11).await {
                 let d = m.downcast_ref::<Down>();
                 assert!(d.is_none_or(|d| d.monitor != r2), "a Down flushed by demonitor(r, true) was received");
             }
-            assert!(receive_timeout(ZERO).await.unwrap().is_none());
+            assert!(receive_timeout(ZERO).await.is_none());
         });
         assert_eq!(reason, Reason::Normal);
     });
@@ -1192,14 +1201,15 @@ fn a_woken_process_does_not_wait_behind_a_long_poll_while_a_scheduler_idles() {
         let b = {
             let got = got.clone();
             vm.spawn(async move {
-                let _: u8 = recv().await.unwrap();
+                let _: u8 = recv().await;
                 got.store(true, SeqCst);
             })
+            .expect("Vm::spawn")
         };
         wait_until("B waits", || vm.process_info(b).is_some_and(|i| i.status == ProcessStatus::Waiting));
         let (tx, rx) = mpsc::channel();
         vm.spawn(async move {
-            send(b, 1u8).ok().unwrap(); // B's wake goes to this worker's LIFO slot
+            send(b, 1u8); // B's wake goes to this worker's LIFO slot
             while !got.load(SeqCst) {
                 if gave_up(ep) {
                     return; // the watchdog fired: stop burning the core
@@ -1207,7 +1217,8 @@ fn a_woken_process_does_not_wait_behind_a_long_poll_while_a_scheduler_idles() {
                 std::hint::spin_loop();
             }
             tx.send(()).unwrap();
-        });
+        })
+        .expect("Vm::spawn");
         rx.recv().expect("A gave up");
         wait_until("every process reclaimed", || vm.process_count() == 0);
     });
@@ -1227,41 +1238,42 @@ fn every_link_is_told_exactly_once_in_an_exit_storm() {
         let vm = new_vm();
         let (kids_tx, kids_rx) = mpsc::channel();
         let (report_tx, report_rx) = mpsc::channel();
-        let parent = vm.spawn(async move {
-            trap_exit(true).unwrap();
-            let kids: Vec<Pid> = (0..KIDS)
-                .map(|_| {
-                    spawn_link(async {
-                        let _: Never = recv().await.unwrap();
+        let parent = vm
+            .spawn(async move {
+                trap_exit(true);
+                let kids: Vec<Pid> = (0..KIDS)
+                    .map(|_| {
+                        spawn_link(async {
+                            let _: Never = recv().await;
+                        })
                     })
-                    .unwrap()
-                })
-                .collect();
-            kids_tx.send(kids.clone()).unwrap();
-            for &k in kids.iter().step_by(2) {
-                spam::exit(k, Reason::Kill).unwrap();
-            }
-            let kids: HashSet<Pid> = kids.into_iter().collect();
-            let mut from = HashSet::new();
-            let mut problems = Vec::new();
-            while from.len() < KIDS {
-                let Some(m) = receive_match_timeout(|m: &Msg| m.is::<Exit>(), wait()).await.unwrap() else {
-                    problems.push(format!("only {} of {KIDS} Exits arrived", from.len()));
-                    break;
-                };
-                let e = m.downcast::<Exit>().ok().unwrap();
-                if !kids.contains(&e.from) || e.reason != Reason::Killed || !from.insert(e.from) {
-                    problems.push(format!("unexpected or duplicate {e:?}"));
+                    .collect();
+                kids_tx.send(kids.clone()).unwrap();
+                for &k in kids.iter().step_by(2) {
+                    spam::exit(k, Reason::Kill);
                 }
-            }
-            for m in round_trip(20).await {
-                if let Some(e) = m.downcast_ref::<Exit>() {
-                    problems.push(format!("extra {e:?}"));
+                let kids: HashSet<Pid> = kids.into_iter().collect();
+                let mut from = HashSet::new();
+                let mut problems = Vec::new();
+                while from.len() < KIDS {
+                    let Some(m) = receive_match_timeout(|m: &Msg| m.is::<Exit>(), wait()).await else {
+                        problems.push(format!("only {} of {KIDS} Exits arrived", from.len()));
+                        break;
+                    };
+                    let e = m.downcast::<Exit>().ok().unwrap();
+                    if !kids.contains(&e.from) || e.reason != Reason::Killed || !from.insert(e.from) {
+                        problems.push(format!("unexpected or duplicate {e:?}"));
+                    }
                 }
-            }
-            report_tx.send(problems).unwrap();
-            let _: Stop = recv().await.unwrap();
-        });
+                for m in round_trip(20).await {
+                    if let Some(e) = m.downcast_ref::<Exit>() {
+                        problems.push(format!("extra {e:?}"));
+                    }
+                }
+                report_tx.send(problems).unwrap();
+                let _: Stop = recv().await;
+            })
+            .expect("Vm::spawn");
         let kids: Vec<Pid> = kids_rx.recv().expect("the parent died");
         for &k in kids.iter().skip(1).step_by(2) {
             vm.exit(k, Reason::Kill);
@@ -1287,28 +1299,27 @@ fn a_process_panicking_in_its_own_futures_drop_still_tells_its_monitors() {
         let bombs = Arc::new(AtomicUsize::new(0));
         let b = bombs.clone();
         let reason = vm.run(async move {
-            trap_exit(true).unwrap();
+            trap_exit(true);
             let mut victims = Vec::new();
             for reason in [Reason::Kill, Reason::other("bye")] {
                 let b = b.clone();
                 let (p, r) = spawn_opt(
                     async move {
                         let _held = Bomb(b);
-                        let _: Never = recv().await.unwrap();
+                        let _: Never = recv().await;
                     },
-                    SpawnOpts { link: true, monitor: true, ..SpawnOpts::default() },
-                )
-                .unwrap();
+                    SpawnOpts::new().link().monitor(),
+                );
                 victims.push((p, r.unwrap(), reason));
             }
             yield_until(|| {
-                victims.iter().all(|(p, _, _)| {
-                    spam::process_info(*p).unwrap().is_some_and(|i| i.status == ProcessStatus::Waiting)
-                })
+                victims
+                    .iter()
+                    .all(|(p, _, _)| spam::process_info(*p).is_some_and(|i| i.status == ProcessStatus::Waiting))
             })
             .await;
             for (p, _, reason) in &victims {
-                spam::exit(*p, reason.clone()).unwrap();
+                spam::exit(*p, reason.clone());
             }
             for (p, r, reason) in &victims {
                 let want = if *reason == Reason::Kill { Reason::Killed } else { reason.clone() };
@@ -1318,7 +1329,7 @@ fn a_process_panicking_in_its_own_futures_drop_still_tells_its_monitors() {
                     move |m: &Msg| m.downcast_ref::<Exit>().is_some_and(|e| e.from == *p),
                     wait(),
                 );
-                let e = e.await.unwrap().expect("no Exit for a process whose future panicked in drop");
+                let e = e.await.expect("no Exit for a process whose future panicked in drop");
                 assert_eq!(e.downcast::<Exit>().ok().unwrap().reason, want);
             }
             for m in round_trip(30).await {
@@ -1371,48 +1382,44 @@ fn a_panicking_user_reason_dropped_by_a_receivers_drain_is_contained() {
         let vm = new_vm();
         let b2 = bombs.clone();
         let reason = vm.run(async move {
-            let root = me();
+            let root = self_pid();
             // D: drains its mailbox every millisecond, so it handles A's Demonitor promptly.
             let d = spawn(async {
                 loop {
                     let _ = receive_timeout(Duration::from_millis(1)).await;
                 }
-            })
-            .unwrap();
+            });
             for round in 0..ROUNDS {
                 let b3 = b2.clone();
                 let a = spawn(async move {
-                    monitor(d).unwrap();
-                    let _: Go = recv().await.unwrap();
+                    monitor(d);
+                    let _: Go = recv().await;
                     spam::exit_self(Reason::other(BombReason { _bomb: Bomb(b3) }));
-                })
-                .unwrap();
+                });
                 let (b, bref) = spawn_monitor(async move {
-                    let r = monitor(a).unwrap();
-                    send(a, Go).ok().unwrap();
+                    let r = monitor(a);
+                    send(a, Go);
                     // Spin without awaiting: an await would start a poll that drains our mailbox.
                     let e = epoch();
-                    while spam::process_info(d).unwrap().is_some_and(|i| i.monitored_by.contains(&a)) && !gave_up(e) {
+                    while spam::process_info(d).is_some_and(|i| i.monitored_by.contains(&a)) && !gave_up(e) {
                         std::hint::spin_loop();
                     }
                     // Drop the monitor without draining: the queued Down becomes stale.
-                    assert!(demonitor(r, false).unwrap(), "the monitor was active (its Down not handled yet)");
-                    send(root, Ready).ok().unwrap();
-                    let Ping(from) = recv().await.unwrap();
-                    send(from, Pong).ok().unwrap();
-                })
-                .unwrap();
+                    assert!(demonitor(r, false), "the monitor was active (its Down not handled yet)");
+                    send(root, Ready);
+                    let Ping(from) = recv().await;
+                    send(from, Pong);
+                });
                 receive_match_timeout(|m: &Msg| m.is::<Ready>(), wait())
                     .await
-                    .unwrap()
                     .unwrap_or_else(|| panic!("round {round}: B never got ready"));
-                send(b, Ping(root)).ok().unwrap();
-                let pong = receive_match_timeout(|m: &Msg| m.is::<Pong>(), wait()).await.unwrap();
+                send(b, Ping(root));
+                let pong = receive_match_timeout(|m: &Msg| m.is::<Pong>(), wait()).await;
                 assert!(pong.is_some(), "round {round}: B did not survive a stale Down with a panicking reason");
                 let down = down_of(bref).await.expect("B's Down");
                 assert_eq!(down.reason, Reason::Normal, "round {round}: B must end normally, and be told about");
             }
-            spam::exit(d, Reason::Kill).unwrap();
+            spam::exit(d, Reason::Kill);
         });
         assert_eq!(reason, Reason::Normal);
         wait_until("every reason's destructor ran", || bombs.load(SeqCst) == ROUNDS);

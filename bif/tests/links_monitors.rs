@@ -10,9 +10,9 @@
 //! it. Every blocking receive has a generous watchdog so a broken VM fails instead of hanging.
 
 use spam::{
-    demonitor, exit_self, link, monitor, process_info, processes, receive_match_timeout, receive_timeout, register,
-    self_pid, send, spawn, spawn_link, spawn_monitor, spawn_opt, trap_exit, unlink, whereis, yield_now, Down, Exit,
-    LinkError, Msg, Pid, ProcessStatus, Reason, Ref, SpawnOpts, Vm,
+    demonitor, exit_self, link, monitor, process_info, processes, receive_match_timeout, receive_timeout, recv_timeout,
+    register, self_pid, send, spawn, spawn_link, spawn_monitor, spawn_opt, trap_exit, unlink, whereis, yield_now, Down,
+    Exit, LinkError, Msg, Pid, ProcessStatus, Reason, Ref, SpawnOpts, Vm,
 };
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -42,27 +42,12 @@ fn run<F: Future<Output = ()> + Send + 'static>(f: F) {
     assert_eq!(reason, Reason::Normal, "the root process failed");
 }
 
-fn me() -> Pid {
-    self_pid().unwrap()
-}
-
 fn other(s: &'static str) -> Reason {
     Reason::other(s)
 }
 
 fn opts(link: bool, monitor: bool, trap_exit: bool) -> SpawnOpts {
     SpawnOpts { link, monitor, trap_exit, ..SpawnOpts::default() }
-}
-
-/// Ends the calling process (Erlang `exit/1`).
-fn die(reason: Reason) {
-    let _ = exit_self(reason);
-    unreachable!("exit_self returned inside a process");
-}
-
-/// Sends an exit signal (Erlang `exit/2`).
-fn exit_sig(pid: Pid, reason: Reason) {
-    spam::exit(pid, reason).unwrap();
 }
 
 #[derive(Debug)]
@@ -84,17 +69,17 @@ struct Fwd<T>(T);
 
 /// The next message (any), or a failure after the watchdog.
 async fn next() -> Msg {
-    receive_timeout(WATCHDOG).await.unwrap().expect("watchdog: no message arrived")
+    receive_timeout(WATCHDOG).await.expect("watchdog: no message arrived")
 }
 
 /// The first message matching `pred` (selective), or a failure after the watchdog.
 async fn next_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
-    receive_match_timeout(pred, WATCHDOG).await.unwrap().expect("watchdog: no matching message arrived")
+    receive_match_timeout(pred, WATCHDOG).await.expect("watchdog: no matching message arrived")
 }
 
 /// The first message of type `T` (selective).
 async fn recv_t<T: Send + 'static>() -> T {
-    next_match(|m: &Msg| m.is::<T>()).await.downcast::<T>().unwrap()
+    recv_timeout::<T>(WATCHDOG).await.expect("watchdog: no message of the awaited type arrived")
 }
 
 /// The first `Exit` message from `from`.
@@ -116,7 +101,7 @@ async fn down_of(mref: Ref) -> Down {
 
 /// Fails if any message is in the caller's mailbox now.
 async fn assert_no_message(ctx: &str) {
-    if let Some(m) = receive_timeout(ZERO).await.unwrap() {
+    if let Some(m) = receive_timeout(ZERO).await {
         panic!("unexpected message {m:?}: {ctx}");
     }
 }
@@ -136,8 +121,7 @@ async fn wait_queued<F: Fn(&Msg) -> bool + Sync>(pred: F) {
             },
             ZERO,
         )
-        .await
-        .unwrap();
+        .await;
         assert!(got.is_none());
         if seen {
             return;
@@ -152,7 +136,7 @@ async fn wait_queued<F: Fn(&Msg) -> bool + Sync>(pred: F) {
 async fn wait_until_waiting(pid: Pid) {
     let deadline = Instant::now() + WATCHDOG;
     loop {
-        let info = process_info(pid).unwrap().expect("process died while we waited");
+        let info = process_info(pid).expect("process died while we waited");
         if info.status == ProcessStatus::Waiting {
             return;
         }
@@ -163,7 +147,7 @@ async fn wait_until_waiting(pid: Pid) {
 
 /// A pid that is certainly dead (its `Down` was received).
 async fn dead_pid() -> Pid {
-    let (p, r) = spawn_monitor(async {}).unwrap();
+    let (p, r) = spawn_monitor(async {});
     let d = down_of(r).await;
     assert_eq!(d.reason, Reason::Normal);
     p
@@ -172,16 +156,14 @@ async fn dead_pid() -> Pid {
 /// Answers every `Ping` with a `Pong`, forever.
 async fn ponger() {
     loop {
-        let Ok(Ping(from)) = spam::recv::<Ping>().await else {
-            return;
-        };
-        send(from, Pong(true)).unwrap();
+        let Ping(from) = spam::recv::<Ping>().await;
+        send(from, Pong(true));
     }
 }
 
 /// Blocks forever in a receive.
 async fn block_forever() {
-    let _ = spam::recv::<Never>().await;
+    let Never = spam::recv::<Never>().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -194,35 +176,33 @@ async fn block_forever() {
 #[test]
 fn exit_normal_from_other_process_is_ignored_unless_trapping() {
     run(async {
-        let root = me();
+        let root = self_pid();
         // Not trapping: ignored.
         let (p, mref) = spawn_monitor(async move {
             let Ping(from) = recv_t::<Ping>().await;
             // The exit signal was queued before the Ping: it is handled, and it made no message.
-            let nothing_else = receive_timeout(ZERO).await.unwrap().is_none();
-            send(from, Pong(nothing_else)).unwrap();
+            let nothing_else = receive_timeout(ZERO).await.is_none();
+            send(from, Pong(nothing_else));
             let _ = recv_t::<Go>().await;
-            die(other("own"));
-        })
-        .unwrap();
-        exit_sig(p, Reason::Normal);
-        send(p, Ping(root)).unwrap();
+            exit_self(other("own"));
+        });
+        spam::exit(p, Reason::Normal);
+        send(p, Ping(root));
         let Pong(nothing_else) = recv_t::<Pong>().await;
         assert!(nothing_else, "a non-trapping process got a message from exit(P, normal)");
-        assert!(process_info(p).unwrap().is_some(), "exit(P, normal) killed P");
-        send(p, Go).unwrap();
+        assert!(process_info(p).is_some(), "exit(P, normal) killed P");
+        send(p, Go);
         assert_eq!(down_of(mref).await.reason, other("own"));
 
         // Trapping: {'EXIT', Sender, normal}.
         let (p, mref) = spawn_opt(
             async move {
                 let e = next().await.downcast::<Exit>().unwrap();
-                send(root, Fwd(e)).unwrap();
+                send(root, Fwd(e));
             },
             opts(false, true, true),
-        )
-        .unwrap();
-        exit_sig(p, Reason::Normal);
+        );
+        spam::exit(p, Reason::Normal);
         let Fwd(e) = recv_t::<Fwd<Exit>>().await;
         assert_eq!(e, Exit { from: root, reason: Reason::Normal });
         assert_eq!(down_of(mref.unwrap()).await.reason, Reason::Normal);
@@ -236,14 +216,13 @@ fn exit_normal_from_other_process_is_ignored_unless_trapping() {
 #[test]
 fn exit_self_normal_ends_non_trapping_caller() {
     run(async {
-        let root = me();
+        let root = self_pid();
         for reason in [Reason::Normal, other("foo")] {
             let r2 = reason.clone();
             let (p, mref) = spawn_monitor(async move {
-                exit_sig(me(), r2);
-                send(root, After).unwrap(); // must not run
-            })
-            .unwrap();
+                spam::exit(self_pid(), r2);
+                send(root, After); // must not run
+            });
             // Messages from p would arrive before its Down (fact 20): the first message must be
             // the Down.
             let first = next().await;
@@ -260,21 +239,20 @@ fn exit_self_normal_ends_non_trapping_caller() {
 #[test]
 fn exit_self_normal_while_trapping_delivers_exit_from_self() {
     run(async {
-        let root = me();
+        let root = self_pid();
         let (p, mref) = spawn_opt(
             async move {
-                let me = me();
-                exit_sig(me, Reason::Normal);
-                let a = receive_timeout(ZERO).await.unwrap();
-                send(root, Fwd(a.map(|m| m.downcast::<Exit>().unwrap()))).unwrap();
-                exit_sig(me, other("foo"));
-                let b = receive_timeout(ZERO).await.unwrap();
-                send(root, Fwd(b.map(|m| m.downcast::<Exit>().unwrap()))).unwrap();
-                send(root, After).unwrap(); // still alive
+                let me = self_pid();
+                spam::exit(me, Reason::Normal);
+                let a = receive_timeout(ZERO).await;
+                send(root, Fwd(a.map(|m| m.downcast::<Exit>().unwrap())));
+                spam::exit(me, other("foo"));
+                let b = receive_timeout(ZERO).await;
+                send(root, Fwd(b.map(|m| m.downcast::<Exit>().unwrap())));
+                send(root, After); // still alive
             },
             opts(false, true, true),
-        )
-        .unwrap();
+        );
         let Fwd(a) = recv_t::<Fwd<Option<Exit>>>().await;
         assert_eq!(a, Some(Exit { from: p, reason: Reason::Normal }));
         let Fwd(b) = recv_t::<Fwd<Option<Exit>>>().await;
@@ -290,7 +268,7 @@ fn exit_self_normal_while_trapping_delivers_exit_from_self() {
 #[test]
 fn trapping_turns_every_non_kill_exit_into_exit_message() {
     run(async {
-        let root = me();
+        let root = self_pid();
         let reasons = vec![
             Reason::Normal,
             Reason::Shutdown,
@@ -304,22 +282,21 @@ fn trapping_turns_every_non_kill_exit_into_exit_message() {
             async move {
                 for _ in 0..n {
                     let e = next().await.downcast::<Exit>().unwrap();
-                    send(root, Fwd(e)).unwrap();
+                    send(root, Fwd(e));
                 }
                 let _ = recv_t::<Go>().await;
             },
             opts(false, true, true),
-        )
-        .unwrap();
+        );
         for r in &reasons {
-            exit_sig(p, r.clone());
+            spam::exit(p, r.clone());
         }
         for r in reasons {
             let Fwd(e) = recv_t::<Fwd<Exit>>().await;
             assert_eq!(e, Exit { from: root, reason: r });
         }
-        assert!(process_info(p).unwrap().is_some());
-        send(p, Go).unwrap();
+        assert!(process_info(p).is_some());
+        send(p, Go);
         assert_eq!(down_of(mref.unwrap()).await.reason, Reason::Normal);
     });
 }
@@ -335,21 +312,20 @@ fn trapping_turns_every_non_kill_exit_into_exit_message() {
 #[test]
 fn kill_is_untrappable_and_becomes_killed() {
     run(async {
-        assert!(!trap_exit(true).unwrap());
+        assert!(!trap_exit(true));
         for t_traps in [true, false] {
-            let (t, mref) = spawn_opt(block_forever(), opts(true, true, t_traps)).unwrap();
+            let (t, mref) = spawn_opt(block_forever(), opts(true, true, t_traps));
             let mref = mref.unwrap();
             // A non-trapping bystander linked to T.
-            let root = me();
+            let root = self_pid();
             let (nt, nt_ref) = spawn_monitor(async move {
                 link(t).unwrap();
-                send(root, Ready).unwrap();
+                send(root, Ready);
                 block_forever().await;
-            })
-            .unwrap();
+            });
             let _ = recv_t::<Ready>().await;
             // The Link from nt was pushed to T before nt's Ready, so before our kill.
-            exit_sig(t, Reason::Kill);
+            spam::exit(t, Reason::Kill);
             // Exit then Down, in that order (from T to us).
             let m1 = next_match(|m: &Msg| {
                 m.downcast_ref::<Exit>().is_some_and(|e| e.from == t)
@@ -366,7 +342,7 @@ fn kill_is_untrappable_and_becomes_killed() {
                 Down { monitor: nt_ref, pid: nt, reason: Reason::Killed },
                 "a non-trapping link of a killed process dies with Killed"
             );
-            assert!(process_info(t).unwrap().is_none());
+            assert!(process_info(t).is_none());
         }
         assert_no_message("root").await;
     });
@@ -377,17 +353,16 @@ fn kill_is_untrappable_and_becomes_killed() {
 #[test]
 fn exit_self_kill_signal_is_untrappable_and_becomes_killed() {
     run(async {
-        trap_exit(true).unwrap();
-        let root = me();
+        trap_exit(true);
+        let root = self_pid();
         for t_traps in [false, true] {
             let (t, mref) = spawn_opt(
                 async move {
-                    exit_sig(me(), Reason::Kill);
-                    send(root, After).unwrap(); // must not run
+                    spam::exit(self_pid(), Reason::Kill);
+                    send(root, After); // must not run
                 },
                 opts(true, true, t_traps),
-            )
-            .unwrap();
+            );
             let first = next().await;
             assert_eq!(
                 first.downcast::<Exit>().expect("first message must be the Exit"),
@@ -406,25 +381,23 @@ fn exit_self_kill_signal_is_untrappable_and_becomes_killed() {
 #[test]
 fn exit_self_kill_reason_reaches_links_as_trappable_kill() {
     run(async {
-        trap_exit(true).unwrap();
-        let root = me();
+        trap_exit(true);
+        let root = self_pid();
         let (t, mref) = spawn_opt(
             async {
                 let _ = recv_t::<Go>().await;
-                die(Reason::Kill);
+                exit_self(Reason::Kill);
             },
             opts(true, true, false),
-        )
-        .unwrap();
+        );
         let mref = mref.unwrap();
         let (nt, nt_ref) = spawn_monitor(async move {
             link(t).unwrap();
-            send(root, Ready).unwrap();
+            send(root, Ready);
             block_forever().await;
-        })
-        .unwrap();
+        });
         let _ = recv_t::<Ready>().await;
-        send(t, Go).unwrap();
+        send(t, Go);
         assert_eq!(exit_from(t).await, Reason::Kill, "trapping link sees kill");
         assert_eq!(down_of(mref).await, Down { monitor: mref, pid: t, reason: Reason::Kill });
         assert_eq!(
@@ -451,14 +424,14 @@ fn link_to_dead_pid_fails_with_noproc_unless_trapping() {
         // Not trapping.
         assert_eq!(link(dead), Err(LinkError::Noproc));
         assert_no_message("non-trapping link to a dead pid").await;
-        assert!(process_info(me()).unwrap().unwrap().links.is_empty());
+        assert!(process_info(self_pid()).unwrap().links.is_empty());
         // Trapping.
-        assert!(!trap_exit(true).unwrap());
+        assert!(!trap_exit(true));
         assert_eq!(link(dead), Ok(()));
         let m = next().await;
         assert_eq!(m.downcast::<Exit>().unwrap(), Exit { from: dead, reason: Reason::Noproc });
         assert_no_message("exactly one Exit").await;
-        assert!(process_info(me()).unwrap().unwrap().links.is_empty());
+        assert!(process_info(self_pid()).unwrap().links.is_empty());
     });
 }
 
@@ -468,12 +441,12 @@ fn link_to_dead_pid_fails_with_noproc_unless_trapping() {
 fn monitor_of_dead_pid_gives_down_noproc_at_once() {
     run(async {
         let dead = dead_pid().await;
-        let mref = monitor(dead).unwrap();
+        let mref = monitor(dead);
         // "At once": already there for a zero-timeout receive.
-        let m = receive_timeout(ZERO).await.unwrap().expect("the Down of a dead pid must be there at once");
+        let m = receive_timeout(ZERO).await.expect("the Down of a dead pid must be there at once");
         assert_eq!(m.downcast::<Down>().unwrap(), Down { monitor: mref, pid: dead, reason: Reason::Noproc });
         assert_no_message("exactly one Down").await;
-        assert!(process_info(me()).unwrap().unwrap().monitors.is_empty());
+        assert!(process_info(self_pid()).unwrap().monitors.is_empty());
     });
 }
 
@@ -486,25 +459,23 @@ fn monitor_of_dead_pid_gives_down_noproc_at_once() {
 #[test]
 fn every_monitor_fires_once_and_independent_monitors_each_fire() {
     run(async {
-        let root = me();
+        let root = self_pid();
         let t = spawn(async {
             let _ = recv_t::<Go>().await;
-            die(other("bye"));
-        })
-        .unwrap();
-        let r1 = monitor(t).unwrap();
-        let r2 = monitor(t).unwrap();
+            exit_self(other("bye"));
+        });
+        let r1 = monitor(t);
+        let r2 = monitor(t);
         assert_ne!(r1, r2);
         let (w, w_ref) = spawn_monitor(async move {
-            let r = monitor(t).unwrap();
-            send(root, Ready).unwrap();
+            let r = monitor(t);
+            send(root, Ready);
             let d = down_of(r).await;
             assert_eq!(d.monitor, r);
-            send(root, Fwd(d)).unwrap();
-        })
-        .unwrap();
+            send(root, Fwd(d));
+        });
         let _ = recv_t::<Ready>().await;
-        send(t, Go).unwrap();
+        send(t, Go);
         for r in [r1, r2] {
             assert_eq!(down_of(r).await, Down { monitor: r, pid: t, reason: other("bye") });
         }
@@ -513,9 +484,9 @@ fn every_monitor_fires_once_and_independent_monitors_each_fire() {
         assert_eq!(down_of(w_ref).await, Down { monitor: w_ref, pid: w, reason: Reason::Normal });
         // Fired once: nothing more, and neither monitor is active any more.
         assert_no_message("a monitor fired twice").await;
-        assert!(!demonitor(r1, false).unwrap());
-        assert!(!demonitor(r2, false).unwrap());
-        assert!(process_info(me()).unwrap().unwrap().monitors.is_empty());
+        assert!(!demonitor(r1, false));
+        assert!(!demonitor(r2, false));
+        assert!(process_info(self_pid()).unwrap().monitors.is_empty());
     });
 }
 
@@ -525,24 +496,23 @@ fn every_monitor_fires_once_and_independent_monitors_each_fire() {
 #[test]
 fn demonitor_flush_leaves_no_down_behind() {
     run(async {
-        let (t, mref) = spawn_monitor(async { die(other("bye")) }).unwrap();
+        let (t, mref) = spawn_monitor(async { exit_self(other("bye")) });
         wait_queued(move |m: &Msg| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)).await;
-        assert_eq!(process_info(me()).unwrap().unwrap().message_queue_len, 1);
-        assert!(!demonitor(mref, true).unwrap(), "[flush, info] gives false");
-        assert_eq!(process_info(me()).unwrap().unwrap().message_queue_len, 0);
+        assert_eq!(process_info(self_pid()).unwrap().message_queue_len, 1);
+        assert!(!demonitor(mref, true), "[flush, info] gives false");
+        assert_eq!(process_info(self_pid()).unwrap().message_queue_len, 0);
         assert_no_message("demonitor(flush) left the Down behind").await;
         let _ = t;
 
         // Target alive: demonitor gives true and no Down ever arrives (fact 11, 3rd row).
         let t = spawn(async {
             let _ = recv_t::<Go>().await;
-            die(other("bye"));
-        })
-        .unwrap();
-        let r1 = monitor(t).unwrap();
-        let r2 = monitor(t).unwrap();
-        assert!(demonitor(r1, true).unwrap());
-        send(t, Go).unwrap();
+            exit_self(other("bye"));
+        });
+        let r1 = monitor(t);
+        let r2 = monitor(t);
+        assert!(demonitor(r1, true));
+        send(t, Go);
         assert_eq!(down_of(r2).await.reason, other("bye"));
         assert_no_message("a Down of a demonitored ref arrived").await;
     });
@@ -557,12 +527,12 @@ fn exit_signal_handled_inside_demonitor_flush_is_not_lost() {
     let vm = Arc::new(new_vm());
     let vm2 = vm.clone();
     let reason = vm.run(async move {
-        trap_exit(true).unwrap();
+        trap_exit(true);
         for (sent, expected) in [(Reason::Kill, Reason::Killed), (Reason::Shutdown, Reason::Shutdown)] {
             let vm3 = vm2.clone();
             let (p, mref) = spawn_opt(
                 async move {
-                    let me = me();
+                    let me = self_pid();
                     let done = Arc::new(AtomicBool::new(false));
                     let d2 = done.clone();
                     // The exit signal comes from outside the VM while we run; with no await in
@@ -579,8 +549,7 @@ fn exit_signal_handled_inside_demonitor_flush_is_not_lost() {
                     // ... then returns, as if nothing had happened.
                 },
                 opts(true, true, false),
-            )
-            .unwrap();
+            );
             assert_eq!(exit_from(p).await, expected, "the link saw the wrong reason");
             assert_eq!(down_of(mref.unwrap()).await.reason, expected);
         }
@@ -594,15 +563,15 @@ fn exit_signal_handled_inside_demonitor_flush_is_not_lost() {
 #[test]
 fn demonitor_without_flush_leaves_queued_down() {
     run(async {
-        let (t, mref) = spawn_monitor(async { die(other("bye")) }).unwrap();
+        let (t, mref) = spawn_monitor(async { exit_self(other("bye")) });
         wait_queued(move |m: &Msg| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)).await;
-        assert!(!demonitor(mref, false).unwrap(), "[info] gives false");
-        let m = receive_timeout(ZERO).await.unwrap().expect("demonitor without flush removed the queued Down");
+        assert!(!demonitor(mref, false), "[info] gives false");
+        let m = receive_timeout(ZERO).await.expect("demonitor without flush removed the queued Down");
         assert_eq!(m.downcast::<Down>().unwrap(), Down { monitor: mref, pid: t, reason: other("bye") });
         // Stale ref, and a ref that never was a monitor.
-        assert!(!demonitor(mref, false).unwrap());
-        assert!(!demonitor(Ref::make(), false).unwrap());
-        assert!(!demonitor(Ref::make(), true).unwrap());
+        assert!(!demonitor(mref, false));
+        assert!(!demonitor(Ref::make(), false));
+        assert!(!demonitor(Ref::make(), true));
         assert_no_message("root").await;
     });
 }
@@ -617,24 +586,23 @@ fn registered_name_is_gone_before_monitor_down_arrives() {
             let (p, mref) = spawn_opt(
                 async {
                     let _ = recv_t::<Go>().await;
-                    die(other("bye"));
+                    exit_self(other("bye"));
                 },
-                SpawnOpts { monitor: true, name: Some("lm_gone".to_string()), ..SpawnOpts::default() },
-            )
-            .unwrap();
-            assert_eq!(whereis("lm_gone").unwrap(), Some(p));
+                SpawnOpts::new().monitor().name("lm_gone"),
+            );
+            assert_eq!(whereis("lm_gone"), Some(p));
             if i % 2 == 0 {
-                send(p, Go).unwrap();
+                send(p, Go);
             } else {
-                exit_sig(p, Reason::Kill);
+                spam::exit(p, Reason::Kill);
             }
             let d = down_of(mref.unwrap()).await;
-            assert_eq!(whereis("lm_gone").unwrap(), None, "name outlived the Down (iter {i})");
+            assert_eq!(whereis("lm_gone"), None, "name outlived the Down (iter {i})");
             assert_eq!(d.reason, if i % 2 == 0 { other("bye") } else { Reason::Killed });
         }
         // Free again: registering it works.
         register("lm_gone").unwrap();
-        assert_eq!(whereis("lm_gone").unwrap(), Some(me()));
+        assert_eq!(whereis("lm_gone"), Some(self_pid()));
     });
 }
 
@@ -644,24 +612,22 @@ fn registered_name_is_gone_before_monitor_down_arrives() {
 #[test]
 fn panic_reason_reaches_links_and_monitors() {
     run(async {
-        trap_exit(true).unwrap();
-        let root = me();
+        trap_exit(true);
+        let root = self_pid();
         let (t, mref) = spawn_opt(
             async {
                 let _ = recv_t::<Go>().await;
                 panic!("boom");
             },
             opts(true, true, false),
-        )
-        .unwrap();
+        );
         let (nt, nt_ref) = spawn_monitor(async move {
             link(t).unwrap();
-            send(root, Ready).unwrap();
+            send(root, Ready);
             block_forever().await;
-        })
-        .unwrap();
+        });
         let _ = recv_t::<Ready>().await;
-        send(t, Go).unwrap();
+        send(t, Go);
         let boom = Reason::Panic("boom".to_string());
         assert_eq!(exit_from(t).await, boom);
         assert_eq!(down_of(mref.unwrap()).await, Down { monitor: mref.unwrap(), pid: t, reason: boom.clone() });
@@ -674,15 +640,14 @@ fn panic_reason_reaches_links_and_monitors() {
 #[test]
 fn messages_sent_before_exit_arrive_before_down() {
     run(async {
-        let root = me();
+        let root = self_pid();
         for i in 0..1000u32 {
             let (p, mref) = spawn_monitor(async move {
                 for k in 1..=5u32 {
-                    send(root, (i, k)).unwrap();
+                    send(root, (i, k));
                 }
-                die(other("done"));
-            })
-            .unwrap();
+                exit_self(other("done"));
+            });
             for k in 1..=5u32 {
                 let m = next().await;
                 assert_eq!(
@@ -705,26 +670,25 @@ fn messages_sent_before_exit_arrive_before_down() {
 #[test]
 fn linked_exit_normal_does_not_kill_non_trapping_partner() {
     run(async {
-        let root = me();
+        let root = self_pid();
         // Non-trapping partner.
         let (partner, pref) = spawn_monitor(async move {
-            let (c, cref) = spawn_opt(async {}, opts(true, true, false)).unwrap();
+            let (c, cref) = spawn_opt(async {}, opts(true, true, false));
             let d = down_of(cref.unwrap()).await;
             assert_eq!((d.pid, d.reason), (c, Reason::Normal));
             // The link's exit signal came before the Down (same sender): handled, no message.
-            let nothing = receive_timeout(ZERO).await.unwrap().is_none();
-            send(root, Pong(nothing)).unwrap();
+            let nothing = receive_timeout(ZERO).await.is_none();
+            send(root, Pong(nothing));
             let _ = recv_t::<Go>().await;
-        })
-        .unwrap();
+        });
         let Pong(nothing) = recv_t::<Pong>().await;
         assert!(nothing, "a non-trapping partner got a message for a normal exit");
-        send(partner, Go).unwrap();
+        send(partner, Go);
         assert_eq!(down_of(pref).await.reason, Reason::Normal);
 
         // Trapping partner (us).
-        trap_exit(true).unwrap();
-        let c = spawn_link(async {}).unwrap();
+        trap_exit(true);
+        let c = spawn_link(async {});
         assert_eq!(exit_from(c).await, Reason::Normal);
         assert_no_message("root").await;
     });
@@ -736,13 +700,12 @@ fn linked_exit_normal_does_not_kill_non_trapping_partner() {
 fn linked_exit_shutdown_kills_non_trapping_partner() {
     run(async {
         let (a, aref) = spawn_monitor(async {
-            let _b = spawn_link(async { die(Reason::Shutdown) }).unwrap();
+            let _b = spawn_link(async { exit_self(Reason::Shutdown) });
             block_forever().await;
-        })
-        .unwrap();
+        });
         assert_eq!(down_of(aref).await, Down { monitor: aref, pid: a, reason: Reason::Shutdown });
-        trap_exit(true).unwrap();
-        let b = spawn_link(async { die(Reason::Shutdown) }).unwrap();
+        trap_exit(true);
+        let b = spawn_link(async { exit_self(Reason::Shutdown) });
         assert_eq!(exit_from(b).await, Reason::Shutdown);
     });
 }
@@ -752,25 +715,24 @@ fn linked_exit_shutdown_kills_non_trapping_partner() {
 #[test]
 fn unlink_then_peer_dies_gives_no_exit() {
     run(async {
-        trap_exit(true).unwrap();
+        trap_exit(true);
         let (t, tref) = spawn_opt(
             async {
                 let _ = recv_t::<Go>().await;
-                die(other("bye"));
+                exit_self(other("bye"));
             },
             opts(true, true, false),
-        )
-        .unwrap();
-        assert_eq!(process_info(me()).unwrap().unwrap().links, vec![t]);
-        unlink(t).unwrap();
-        assert!(process_info(me()).unwrap().unwrap().links.is_empty());
-        send(t, Go).unwrap();
+        );
+        assert_eq!(process_info(self_pid()).unwrap().links, vec![t]);
+        unlink(t);
+        assert!(process_info(self_pid()).unwrap().links.is_empty());
+        send(t, Go);
         // The Down comes after any exit signal T could have sent us.
         assert_eq!(down_of(tref.unwrap()).await.reason, other("bye"));
         assert_no_message("an Exit arrived after unlink").await;
-        unlink(t).unwrap();
-        unlink(dead_pid().await).unwrap();
-        unlink(me()).unwrap();
+        unlink(t);
+        unlink(dead_pid().await);
+        unlink(self_pid());
         assert_no_message("root").await;
     });
 }
@@ -781,9 +743,9 @@ fn unlink_then_peer_dies_gives_no_exit() {
 fn link_to_self_is_ok_and_does_nothing() {
     run(async {
         for trapping in [false, true] {
-            trap_exit(trapping).unwrap();
-            assert_eq!(link(me()), Ok(()));
-            assert!(process_info(me()).unwrap().unwrap().links.is_empty());
+            trap_exit(trapping);
+            assert_eq!(link(self_pid()), Ok(()));
+            assert!(process_info(self_pid()).unwrap().links.is_empty());
             assert_no_message("link(self)").await;
         }
     });
@@ -794,9 +756,9 @@ fn link_to_self_is_ok_and_does_nothing() {
 #[test]
 fn trap_exit_returns_previous_value() {
     run(async {
-        let got: Vec<bool> = [true, true, false, false].into_iter().map(|f| trap_exit(f).unwrap()).collect();
+        let got: Vec<bool> = [true, true, false, false].into_iter().map(trap_exit).collect();
         assert_eq!(got, vec![false, true, true, false]);
-        assert!(!process_info(me()).unwrap().unwrap().trap_exit);
+        assert!(!process_info(self_pid()).unwrap().trap_exit);
     });
 }
 
@@ -806,27 +768,26 @@ fn trap_exit_returns_previous_value() {
 #[test]
 fn monitor_on_self_does_nothing() {
     run(async {
-        let mref = monitor(me()).unwrap();
-        let info = process_info(me()).unwrap().unwrap();
+        let mref = monitor(self_pid());
+        let info = process_info(self_pid()).unwrap();
         assert!(info.monitors.is_empty());
         assert!(info.monitored_by.is_empty());
         assert_no_message("monitor(self)").await;
-        assert!(!demonitor(mref, false).unwrap());
+        assert!(!demonitor(mref, false));
 
         // A process that monitors itself and dies: only our own monitor fires, with its reason.
-        let root = me();
+        let root = self_pid();
         let (p, pref) = spawn_monitor(async move {
-            let r = monitor(me()).unwrap();
-            send(root, Fwd(r)).unwrap();
+            let r = monitor(self_pid());
+            send(root, Fwd(r));
             let _ = recv_t::<Go>().await;
-            die(other("bye"));
-        })
-        .unwrap();
+            exit_self(other("bye"));
+        });
         let Fwd(_self_ref) = recv_t::<Fwd<Ref>>().await;
-        let info = process_info(p).unwrap().unwrap();
+        let info = process_info(p).unwrap();
         assert!(info.monitors.is_empty());
         assert_eq!(info.monitored_by, vec![root]);
-        send(p, Go).unwrap();
+        send(p, Go);
         assert_eq!(down_of(pref).await.reason, other("bye"));
         assert_no_message("root").await;
     });
@@ -838,24 +799,24 @@ fn monitor_on_self_does_nothing() {
 #[test]
 fn spawn_link_spawn_monitor_spawn_opt_are_atomic() {
     run(async {
-        trap_exit(true).unwrap();
+        trap_exit(true);
         for i in 0..200 {
-            let c = spawn_link(async { die(other("quick")) }).unwrap();
+            let c = spawn_link(async { exit_self(other("quick")) });
             assert_eq!(exit_from(c).await, other("quick"), "spawn_link, iter {i}");
 
-            let (c, r) = spawn_monitor(async { die(other("quick")) }).unwrap();
+            let (c, r) = spawn_monitor(async { exit_self(other("quick")) });
             assert_eq!(
                 down_of(r).await,
                 Down { monitor: r, pid: c, reason: other("quick") },
                 "spawn_monitor, iter {i}"
             );
 
-            let (c, r) = spawn_opt(async { die(other("quick")) }, opts(true, true, false)).unwrap();
+            let (c, r) = spawn_opt(async { exit_self(other("quick")) }, opts(true, true, false));
             assert_eq!(exit_from(c).await, other("quick"), "spawn_opt link, iter {i}");
             assert_eq!(down_of(r.unwrap()).await.reason, other("quick"), "spawn_opt monitor, iter {i}");
         }
         assert_no_message("root").await;
-        let info = process_info(me()).unwrap().unwrap();
+        let info = process_info(self_pid()).unwrap();
         assert!(info.links.is_empty() && info.monitors.is_empty());
     });
 }
@@ -866,15 +827,15 @@ fn spawn_link_spawn_monitor_spawn_opt_are_atomic() {
 #[test]
 fn process_info_none_for_dead_and_fields_for_live() {
     run(async {
-        let root = me();
-        assert!(process_info(dead_pid().await).unwrap().is_none());
-        assert_eq!(process_info(root).unwrap().unwrap().status, ProcessStatus::Running);
+        let root = self_pid();
+        assert!(process_info(dead_pid().await).is_none());
+        assert_eq!(process_info(root).unwrap().status, ProcessStatus::Running);
 
-        let q = spawn(ponger()).unwrap();
+        let q = spawn(ponger());
         let (p, pref) = spawn_opt(
             async move {
-                let qref = monitor(q).unwrap();
-                send(root, Fwd(qref)).unwrap();
+                let qref = monitor(q);
+                send(root, Fwd(qref));
                 let mut seen = 0;
                 // Selective receive for Go: the three u32 stay queued; tell root once all three
                 // are in our queue (sending from the predicate is allowed).
@@ -882,30 +843,23 @@ fn process_info_none_for_dead_and_fields_for_live() {
                     if m.is::<u32>() {
                         seen += 1;
                         if seen == 3 {
-                            send(root, Ready).unwrap();
+                            send(root, Ready);
                         }
                     }
                     m.is::<Go>()
                 })
                 .await;
             },
-            SpawnOpts {
-                link: true,
-                monitor: true,
-                trap_exit: true,
-                name: Some("lm_info".to_string()),
-                ..SpawnOpts::default()
-            },
-        )
-        .unwrap();
+            SpawnOpts::new().link().monitor().trap_exit().name("lm_info"),
+        );
         let pref = pref.unwrap();
         let Fwd(qref) = recv_t::<Fwd<Ref>>().await;
         for k in 0..3u32 {
-            send(p, k).unwrap();
+            send(p, k);
         }
         let _ = recv_t::<Ready>().await;
         wait_until_waiting(p).await;
-        let info = process_info(p).unwrap().expect("live process has info");
+        let info = process_info(p).expect("live process has info");
         assert_eq!(info.pid, p);
         assert_eq!(info.status, ProcessStatus::Waiting);
         assert_eq!(info.links, vec![root]);
@@ -917,26 +871,26 @@ fn process_info_none_for_dead_and_fields_for_live() {
 
         // p's Monitor was pushed to q before p told us Ready, so before this Ping: after the
         // round trip q has handled it.
-        send(q, Ping(root)).unwrap();
+        send(q, Ping(root));
         let _ = recv_t::<Pong>().await;
-        let q_info = process_info(q).unwrap().unwrap();
+        let q_info = process_info(q).unwrap();
         assert_eq!(q_info.monitored_by, vec![p]);
         assert!(!q_info.trap_exit);
         assert_eq!(q_info.registered_name, None);
 
-        let mine = process_info(root).unwrap().unwrap();
+        let mine = process_info(root).unwrap();
         assert_eq!(mine.links, vec![p]);
         assert_eq!(mine.monitors, vec![(pref, p)]);
 
-        send(p, Go).unwrap();
+        send(p, Go);
         assert_eq!(down_of(pref).await.reason, Reason::Normal);
-        assert!(process_info(p).unwrap().is_none());
+        assert!(process_info(p).is_none());
         // p's monitor of q went away with p.
         let deadline = Instant::now() + WATCHDOG;
-        while !process_info(q).unwrap().unwrap().monitored_by.is_empty() {
+        while !process_info(q).unwrap().monitored_by.is_empty() {
             assert!(Instant::now() < deadline, "q's monitored_by kept a dead watcher");
             // q handles the Demonitor (sent by p's exit) when it next runs: a round trip.
-            send(q, Ping(root)).unwrap();
+            send(q, Ping(root));
             let _ = recv_t::<Pong>().await;
             yield_now().await;
         }
@@ -953,26 +907,25 @@ fn monitor_by_registered_name() {
         let p = spawn_opt(
             async {
                 let Ping(from) = recv_t::<Ping>().await;
-                send(from, Pong(true)).unwrap();
+                send(from, Pong(true));
                 let _ = recv_t::<Go>().await;
-                die(other("bye"));
+                exit_self(other("bye"));
             },
-            SpawnOpts { name: Some("lm_q10name".to_string()), ..SpawnOpts::default() },
+            SpawnOpts::new().name("lm_q10name"),
         )
-        .unwrap()
         .0;
-        let mref = monitor("lm_q10name").unwrap();
+        let mref = monitor("lm_q10name");
         // A round trip through p: it has handled our Monitor signal (sent before the Ping).
-        send("lm_q10name", Ping(me())).unwrap();
+        send("lm_q10name", Ping(self_pid()));
         let _ = recv_t::<Pong>().await;
-        assert_eq!(process_info(p).unwrap().unwrap().monitored_by, vec![me()], "the monitor by name is on the process");
-        send("lm_q10name", Go).unwrap();
+        assert_eq!(process_info(p).unwrap().monitored_by, vec![self_pid()], "the monitor by name is on the process");
+        send("lm_q10name", Go);
         let d = down_of(mref).await;
         assert_eq!(d.reason, other("bye"));
         assert_eq!(d.pid, p);
 
-        let r = monitor("lm_no_such_name").unwrap();
-        let m = receive_timeout(ZERO).await.unwrap().expect("Down noproc at once for a free name");
+        let r = monitor("lm_no_such_name");
+        let m = receive_timeout(ZERO).await.expect("Down noproc at once for a free name");
         assert_eq!(m.downcast::<Down>().unwrap(), Down { monitor: r, pid: Pid::UNDEFINED, reason: Reason::Noproc });
         assert_no_message("root").await;
     });
@@ -984,14 +937,14 @@ fn monitor_by_registered_name() {
 #[test]
 fn exit_signal_wakes_and_terminates_process_blocked_in_receive() {
     run(async {
-        let root = me();
+        let root = self_pid();
         // 0: receive(); 1: receive_timeout(1 h); 2: selective receive, 3 messages it skips;
         // 3: receive(), killed through a link.
         let cases: Vec<(u32, Reason)> =
             vec![(0, other("wake")), (1, Reason::Kill), (2, Reason::Shutdown), (3, other("linked"))];
         for (kind, reason) in cases {
             let (p, mref) = spawn_monitor(async move {
-                send(root, Ready).unwrap();
+                send(root, Ready);
                 match kind {
                     0 | 3 => {
                         let _ = spam::receive().await;
@@ -1003,13 +956,12 @@ fn exit_signal_wakes_and_terminates_process_blocked_in_receive() {
                         let _ = spam::recv::<Never>().await;
                     }
                 }
-                send(root, After).unwrap(); // must not run
-            })
-            .unwrap();
+                send(root, After); // must not run
+            });
             let _ = recv_t::<Ready>().await;
             if kind == 2 {
                 for k in 0..3u32 {
-                    send(p, k).unwrap();
+                    send(p, k);
                 }
             }
             wait_until_waiting(p).await;
@@ -1018,7 +970,7 @@ fn exit_signal_wakes_and_terminates_process_blocked_in_receive() {
                 // until it has queued them and blocked.
                 let deadline = Instant::now() + WATCHDOG;
                 loop {
-                    let i = process_info(p).unwrap().unwrap();
+                    let i = process_info(p).unwrap();
                     if i.message_queue_len == 3 && i.status == ProcessStatus::Waiting {
                         break;
                     }
@@ -1031,12 +983,11 @@ fn exit_signal_wakes_and_terminates_process_blocked_in_receive() {
                 let r2 = reason.clone();
                 spawn(async move {
                     link(p).unwrap();
-                    die(r2);
-                })
-                .unwrap();
+                    exit_self(r2);
+                });
                 reason.clone()
             } else {
-                exit_sig(p, reason.clone());
+                spam::exit(p, reason.clone());
                 if reason == Reason::Kill {
                     Reason::Killed
                 } else {
@@ -1063,10 +1014,10 @@ fn tree_node(i: usize, n: usize, collector: Pid) -> Pin<Box<dyn Future<Output = 
     Box::pin(async move {
         for c in (8 * i + 1)..=(8 * i + 8) {
             if c < n {
-                spawn_link(tree_node(c, n, collector)).unwrap();
+                spawn_link(tree_node(c, n, collector));
             }
         }
-        send(collector, Node(self_pid().unwrap())).unwrap();
+        send(collector, Node(self_pid()));
         block_forever().await;
     })
 }
@@ -1081,19 +1032,19 @@ fn linked_exit_storm_kills_whole_tree() {
     let vm = Arc::new(new_vm());
     let vm2 = vm.clone();
     let reason = vm.run(async move {
-        let root = me();
-        let baseline_live = processes().unwrap().len();
+        let root = self_pid();
+        let baseline_live = processes().len();
         let baseline_count = vm2.process_count();
-        let t = spawn(tree_node(0, N, root)).unwrap();
+        let t = spawn(tree_node(0, N, root));
         // Monitor every node (all alive: none dies before the kill).
         let mut refs = HashMap::with_capacity(N);
         for _ in 0..N {
             let Node(p) = recv_t::<Node>().await;
-            refs.insert(monitor(p).unwrap(), p);
+            refs.insert(monitor(p), p);
         }
         assert_eq!(refs.len(), N);
-        assert_eq!(processes().unwrap().len(), baseline_live + N);
-        exit_sig(t, Reason::Kill);
+        assert_eq!(processes().len(), baseline_live + N);
+        spam::exit(t, Reason::Kill);
         let mut downed = HashSet::with_capacity(N);
         for _ in 0..N {
             let d = next_match(|m: &Msg| m.is::<Down>()).await.downcast::<Down>().unwrap();
@@ -1103,7 +1054,7 @@ fn linked_exit_storm_kills_whole_tree() {
         }
         assert_no_message("root").await;
         // Every node is dead (each Down was sent after its process left the live set).
-        assert_eq!(processes().unwrap().len(), baseline_live);
+        assert_eq!(processes().len(), baseline_live);
         // And reclaimed: the count returns to the baseline once the last exits finish.
         let deadline = Instant::now() + WATCHDOG;
         while vm2.process_count() != baseline_count {
@@ -1125,7 +1076,7 @@ fn linked_exit_storm_kills_whole_tree() {
 fn trapping_supervisor_gets_exactly_one_exit_per_child() {
     const N: usize = 1000;
     run(async {
-        trap_exit(true).unwrap();
+        trap_exit(true);
         let mut children = Vec::with_capacity(N);
         for i in 0..N {
             let (c, r) = spawn_opt(
@@ -1133,14 +1084,13 @@ fn trapping_supervisor_gets_exactly_one_exit_per_child() {
                     let _ = recv_t::<Go>().await;
                     match i % 4 {
                         0 => {}
-                        1 => die(Reason::Shutdown),
-                        2 => die(Reason::other(i)),
+                        1 => exit_self(Reason::Shutdown),
+                        2 => exit_self(Reason::other(i)),
                         _ => block_forever().await,
                     }
                 },
                 opts(true, true, false),
-            )
-            .unwrap();
+            );
             children.push((c, r.unwrap()));
         }
         let expected = |i: usize| match i % 4 {
@@ -1151,9 +1101,9 @@ fn trapping_supervisor_gets_exactly_one_exit_per_child() {
         };
         for (i, &(c, _)) in children.iter().enumerate() {
             if i % 4 == 3 {
-                exit_sig(c, Reason::Kill);
+                spam::exit(c, Reason::Kill);
             } else {
-                send(c, Go).unwrap();
+                send(c, Go);
             }
         }
         let index: HashMap<Pid, usize> = children.iter().enumerate().map(|(i, &(c, _))| (c, i)).collect();
@@ -1179,13 +1129,13 @@ fn trapping_supervisor_gets_exactly_one_exit_per_child() {
                 }
             }
         }
-        while let Some(m) = receive_timeout(ZERO).await.unwrap() {
+        while let Some(m) = receive_timeout(ZERO).await {
             let e = m.downcast::<Exit>().unwrap();
             exits[index[&e.from]] += 1;
         }
         assert!(exits.iter().all(|&n| n == 1), "not exactly one Exit per child");
         assert!(downs.iter().all(|&n| n == 1));
-        let info = process_info(me()).unwrap().unwrap();
+        let info = process_info(self_pid()).unwrap();
         assert!(info.links.is_empty(), "links left: {:?}", info.links);
         assert!(info.monitors.is_empty());
     });
@@ -1201,14 +1151,14 @@ fn exit_racing_link_and_monitor_is_told_exactly_once() {
     let vm = Arc::new(new_vm());
     let vm2 = vm.clone();
     let reason = vm.run(async move {
-        trap_exit(true).unwrap();
+        trap_exit(true);
         let baseline = vm2.process_count();
         let real = other("fast");
         let (mut link_real, mut link_noproc, mut mon_real, mut mon_noproc) = (0, 0, 0, 0);
         let mut mixed = 0; // one requester saw the real reason, the other noproc
         let mut seen = Vec::with_capacity(ITERS);
         for i in 0..ITERS {
-            let c = spawn(async { die(Reason::other("fast")) }).unwrap();
+            let c = spawn(async { exit_self(Reason::other("fast")) });
             // Vary the timing so that every outcome happens: link/monitor at once (the child has
             // usually not run: it sits in our worker's LIFO slot), after letting it run (dead:
             // noproc), or — the real race — after pushing it out of the LIFO slot with a second
@@ -1218,7 +1168,7 @@ fn exit_racing_link_and_monitor_is_told_exactly_once() {
                 0 => {}
                 1 => yield_now().await,
                 _ => {
-                    spawn(async {}).unwrap();
+                    spawn(async {});
                     for _ in 0..(i * 7919) % 4000 {
                         std::hint::spin_loop();
                     }
@@ -1226,9 +1176,9 @@ fn exit_racing_link_and_monitor_is_told_exactly_once() {
             }
             let (link_result, mref) = if i % 2 == 0 {
                 let l = link(c);
-                (l, monitor(c).unwrap())
+                (l, monitor(c))
             } else {
-                let r = monitor(c).unwrap();
+                let r = monitor(c);
                 (link(c), r)
             };
             assert_eq!(link_result, Ok(()), "a trapping link never fails");
@@ -1261,7 +1211,7 @@ fn exit_racing_link_and_monitor_is_told_exactly_once() {
             yield_now().await;
         }
         let pids: HashSet<Pid> = seen.iter().map(|&(c, _)| c).collect();
-        if let Some(m) = receive_timeout(ZERO).await.unwrap() {
+        if let Some(m) = receive_timeout(ZERO).await {
             if let Some(e) = m.downcast_ref::<Exit>() {
                 assert!(!pids.contains(&e.from), "a second Exit from {}", e.from);
             }
@@ -1270,7 +1220,7 @@ fn exit_racing_link_and_monitor_is_told_exactly_once() {
             }
             panic!("unexpected message {m:?}");
         }
-        let info = process_info(me()).unwrap().unwrap();
+        let info = process_info(self_pid()).unwrap();
         assert!(info.links.is_empty(), "links left: {}", info.links.len());
         assert!(info.monitors.is_empty(), "monitors left: {}", info.monitors.len());
         eprintln!(
@@ -1295,15 +1245,15 @@ fn demonitor_flush_racing_exit_leaves_no_down() {
         let mut refs = HashSet::with_capacity(ITERS);
         let mut active = 0;
         for i in 0..ITERS {
-            let c = spawn(async { die(Reason::other("fast")) }).unwrap();
+            let c = spawn(async { exit_self(Reason::other("fast")) });
             if i % 2 == 0 {
                 // Push c out of our LIFO slot so that the other scheduler may run it now.
-                spawn(async {}).unwrap();
+                spawn(async {});
             }
             for _ in 0..(i * 7919) % 2000 {
                 std::hint::spin_loop();
             }
-            let r = monitor(c).unwrap();
+            let r = monitor(c);
             match i % 3 {
                 0 => {}
                 // Let the Down (if c is dead) be drained into our queue before the flush.
@@ -1314,7 +1264,7 @@ fn demonitor_flush_racing_exit_leaves_no_down() {
                     }
                 }
             }
-            if demonitor(r, true).unwrap() {
+            if demonitor(r, true) {
                 active += 1;
             }
             refs.insert(r);
@@ -1324,7 +1274,7 @@ fn demonitor_flush_racing_exit_leaves_no_down() {
             assert!(Instant::now() < deadline, "children never reclaimed");
             yield_now().await;
         }
-        if let Some(m) = receive_timeout(ZERO).await.unwrap() {
+        if let Some(m) = receive_timeout(ZERO).await {
             match m.downcast_ref::<Down>() {
                 Some(d) if refs.contains(&d.monitor) => {
                     panic!("a Down after demonitor(flush): {d:?}")
@@ -1332,7 +1282,7 @@ fn demonitor_flush_racing_exit_leaves_no_down() {
                 _ => panic!("unexpected message {m:?}"),
             }
         }
-        assert!(process_info(me()).unwrap().unwrap().monitors.is_empty());
+        assert!(process_info(self_pid()).unwrap().monitors.is_empty());
         eprintln!("demonitor race: {active} of {ITERS} monitors were still active at demonitor");
     });
     assert_eq!(reason, Reason::Normal, "the root process failed");
