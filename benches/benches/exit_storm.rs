@@ -16,23 +16,22 @@ fn exit_storm(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("linked_children_killed", n), &n, |b, &n| {
             b.iter_custom(|iters| {
                 common::in_vm(2, iters, move |iters| async move {
-                    spam::trap_exit(true).unwrap();
+                    spam::trap_exit(true);
                     let mut total = std::time::Duration::ZERO;
                     for _ in 0..iters {
                         let kids: Vec<_> = (0..n)
                             .map(|_| {
                                 spam::spawn_link(async {
-                                    let _: u8 = spam::recv().await.unwrap();
+                                    let _: u8 = spam::recv().await;
                                 })
-                                .unwrap()
                             })
                             .collect();
                         let start = Instant::now();
                         for &k in &kids {
-                            spam::exit(k, spam::Reason::Kill).unwrap();
+                            spam::exit(k, spam::Reason::Kill);
                         }
                         for _ in 0..n {
-                            let _: spam::Exit = spam::recv().await.unwrap();
+                            let _: spam::Exit = spam::recv().await;
                         }
                         total += start.elapsed();
                     }

@@ -13,11 +13,11 @@ fn mailbox(c: &mut Criterion) {
     g.bench_function("self_send_receive", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
-                let me = spam::self_pid().unwrap();
+                let me = spam::self_pid();
                 let start = Instant::now();
                 for i in 0..iters {
-                    spam::send(me, i).unwrap();
-                    spam::receive().await.unwrap();
+                    spam::send(me, i);
+                    spam::receive().await;
                 }
                 start.elapsed()
             })
@@ -27,16 +27,16 @@ fn mailbox(c: &mut Criterion) {
     g.bench_function("push_1k_then_pop_1k", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
-                let me = spam::self_pid().unwrap();
+                let me = spam::self_pid();
                 let start = Instant::now();
                 let mut left = iters;
                 while left > 0 {
                     let batch = left.min(1000);
                     for i in 0..batch {
-                        spam::send(me, i).unwrap();
+                        spam::send(me, i);
                     }
                     for _ in 0..batch {
-                        spam::receive().await.unwrap();
+                        spam::receive().await;
                     }
                     left -= batch;
                 }
@@ -50,19 +50,18 @@ fn mailbox(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("producers", producers), &producers, |b, &p| {
             b.iter_custom(|iters| {
                 common::in_vm(s, iters, move |iters| async move {
-                    let me = spam::self_pid().unwrap();
+                    let me = spam::self_pid();
                     let each = iters.div_ceil(p);
                     let start = Instant::now();
                     for _ in 0..p {
                         spam::spawn(async move {
                             for i in 0..each {
-                                spam::send(me, i).unwrap();
+                                spam::send(me, i);
                             }
-                        })
-                        .unwrap();
+                        });
                     }
                     for _ in 0..each * p {
-                        spam::receive().await.unwrap();
+                        spam::receive().await;
                     }
                     start.elapsed()
                 })

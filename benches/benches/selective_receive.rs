@@ -17,14 +17,14 @@ fn selective_receive(c: &mut Criterion) {
     g.bench_function("recv_type_behind_1k", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
-                let me = spam::self_pid().unwrap();
+                let me = spam::self_pid();
                 for i in 0..QUEUE {
-                    spam::send(me, Noise(i)).unwrap();
+                    spam::send(me, Noise(i));
                 }
                 let start = Instant::now();
                 for i in 0..iters {
-                    spam::send(me, Needle(i)).unwrap();
-                    let Needle(got) = spam::recv::<Needle>().await.unwrap();
+                    spam::send(me, Needle(i));
+                    let Needle(got) = spam::recv::<Needle>().await;
                     assert_eq!(got, i);
                 }
                 start.elapsed()
@@ -35,16 +35,15 @@ fn selective_receive(c: &mut Criterion) {
     g.bench_function("receive_match_behind_1k", |b| {
         b.iter_custom(|iters| {
             common::in_vm(1, iters, |iters| async move {
-                let me = spam::self_pid().unwrap();
+                let me = spam::self_pid();
                 for i in 0..QUEUE {
-                    spam::send(me, Noise(i)).unwrap();
+                    spam::send(me, Noise(i));
                 }
                 let start = Instant::now();
                 for i in 0..iters {
-                    spam::send(me, Needle(i)).unwrap();
+                    spam::send(me, Needle(i));
                     spam::receive_match(move |m: &spam::Msg| m.downcast_ref::<Needle>().is_some_and(|n| n.0 == i))
-                        .await
-                        .unwrap();
+                        .await;
                 }
                 start.elapsed()
             })

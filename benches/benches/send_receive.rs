@@ -19,21 +19,20 @@ fn send_receive(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("round_trip", s), &s, |b, &s| {
             b.iter_custom(|iters| {
                 common::in_vm(s, iters, |iters| async move {
-                    let me = spam::self_pid().unwrap();
+                    let me = spam::self_pid();
                     let echo = spam::spawn(async {
-                        while let Echo::Ping(from, i) = spam::recv::<Echo>().await.unwrap() {
-                            spam::send(from, Pong(i)).unwrap();
+                        while let Echo::Ping(from, i) = spam::recv::<Echo>().await {
+                            spam::send(from, Pong(i));
                         }
-                    })
-                    .unwrap();
+                    });
                     let start = Instant::now();
                     for i in 0..iters {
-                        spam::send(echo, Echo::Ping(me, i)).unwrap();
-                        let Pong(got) = spam::recv::<Pong>().await.unwrap();
+                        spam::send(echo, Echo::Ping(me, i));
+                        let Pong(got) = spam::recv::<Pong>().await;
                         debug_assert_eq!(got, i);
                     }
                     let elapsed = start.elapsed();
-                    spam::send(echo, Echo::Stop).unwrap();
+                    spam::send(echo, Echo::Stop);
                     elapsed
                 })
             })

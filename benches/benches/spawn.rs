@@ -17,7 +17,7 @@ fn spawn(c: &mut Criterion) {
                 common::in_vm(s, iters, |iters| async move {
                     let start = Instant::now();
                     for _ in 0..iters {
-                        spam::spawn(async {}).unwrap();
+                        spam::spawn(async {});
                     }
                     start.elapsed()
                 })
@@ -27,13 +27,13 @@ fn spawn(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("spawn_ack_exit", s), &s, |b, &s| {
             b.iter_custom(|iters| {
                 common::in_vm(s, iters, |iters| async move {
-                    let me = spam::self_pid().unwrap();
+                    let me = spam::self_pid();
                     let start = Instant::now();
                     for _ in 0..iters {
-                        spam::spawn(async move { spam::send(me, Ack).unwrap() }).unwrap();
+                        spam::spawn(async move { spam::send(me, Ack) });
                     }
                     for _ in 0..iters {
-                        spam::recv::<Ack>().await.unwrap();
+                        spam::recv::<Ack>().await;
                     }
                     start.elapsed()
                 })

@@ -1,7 +1,7 @@
 //! The suite on SPAM: processes, `send` and selective `recv`, written as an Erlang user would.
 //!
 //! Each protocol is a small message type (an enum where a process takes several), received with
-//! `recv::<T>()`. The root process of one `Vm::run` is the driver: it times every run itself.
+//! `recv::<T>()`. The root process of one `Vm::block_on` is the driver: it times every run itself.
 
 use crate::harness::{LiveHeap, Plan, Sample};
 use crate::suite::{self, Kind};
@@ -10,12 +10,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Runs `kind` `plan.total()` times in one VM with `schedulers` schedulers.
+/// Runs `kind` `plan.total()` times in one VM with `schedulers` schedulers. A root process that
+/// exits before returning its sample makes `block_on` panic, which the caller reports as a failure.
 pub fn run(kind: &Kind, schedulers: usize, plan: Plan) -> Result<Sample, String> {
     let vm = spam::Vm::builder().schedulers(schedulers).build();
-    let (tx, rx) = std::sync::mpsc::channel();
     let kind = kind.clone();
-    let reason = vm.run(async move {
+    let sample = vm.block_on(async move {
         let mut sample = Sample::default();
         for _ in 0..plan.total() {
             let start = Instant::now();
@@ -23,31 +23,10 @@ pub fn run(kind: &Kind, schedulers: usize, plan: Plan) -> Result<Sample, String>
             sample.record(&plan, start.elapsed(), checksum);
             sample.record_bytes(bytes_per_proc);
         }
-        let _ = tx.send(sample);
+        sample
     });
     vm.shutdown();
-    rx.try_recv().map_err(|_| format!("the root process exited with {reason:?} before reporting"))
-}
-
-// ---------------------------------------------------------------- the four calls used below
-
-fn me() -> Pid {
-    spam::self_pid().expect("called inside a process")
-}
-
-fn go(f: impl Future<Output = ()> + Send + 'static) -> Pid {
-    spam::spawn(f).expect("called inside a process")
-}
-
-fn tell<M: Send + 'static>(to: Pid, msg: M) {
-    // A send to a pid never fails in SPAM (a dead pid swallows it, as in Erlang).
-    if spam::send(to, msg).is_err() {
-        panic!("send to {to} failed");
-    }
-}
-
-async fn take<M: Send + 'static>() -> M {
-    spam::recv::<M>().await.expect("called inside a process")
+    Ok(sample)
 }
 
 // ---------------------------------------------------------------- the benchmarks
@@ -57,8 +36,8 @@ async fn one(kind: &Kind) -> (u64, Option<f64>) {
     let checksum = match *kind {
         Kind::Idle { n } => return idle(n).await,
         Kind::Skynet { n } => {
-            go(skynet(me(), 0, n));
-            take::<Sky>().await.0
+            spam::spawn(skynet(spam::self_pid(), 0, n));
+            spam::recv::<Sky>().await.0
         }
         Kind::FjCreate { n } => fjcreate(n).await,
         Kind::PingPong { n, .. } => pingpong(n).await,
@@ -68,8 +47,8 @@ async fn one(kind: &Kind) -> (u64, Option<f64>) {
         Kind::FanIn { producers, n } => fanin(producers, n).await,
         Kind::FjThrput { actors, n } => fjthrput(actors, n).await,
         Kind::Fib { n } => {
-            go(fib(me(), n));
-            take::<FibValue>().await.0
+            spam::spawn(fib(spam::self_pid(), n));
+            spam::recv::<FibValue>().await.0
         }
         Kind::Big { actors, pings } => big(actors, pings).await,
         Kind::Chameneos { creatures, meetings } => chameneos(creatures, meetings).await,
@@ -85,28 +64,28 @@ struct Bye;
 /// `n` processes waiting in `recv`; heap bytes per process while they wait. Returns once every
 /// process has said goodbye, so their memory is not freed during the next run.
 async fn idle(n: u64) -> (u64, Option<f64>) {
-    let root = me();
+    let root = spam::self_pid();
     let mut pids = Vec::with_capacity(n as usize);
     let heap = LiveHeap::start();
     for _ in 0..n {
-        pids.push(go(async move {
-            tell(root, Ready);
-            take::<Quit>().await;
-            tell(root, Bye);
+        pids.push(spam::spawn(async move {
+            spam::send(root, Ready);
+            spam::recv::<Quit>().await;
+            spam::send(root, Bye);
         }));
     }
     let mut ready = 0;
     while ready < n {
-        take::<Ready>().await;
+        spam::recv::<Ready>().await;
         ready += 1;
     }
     let bytes = heap.bytes();
     drop(heap);
     for pid in pids {
-        tell(pid, Quit);
+        spam::send(pid, Quit);
     }
     for _ in 0..n {
-        take::<Bye>().await;
+        spam::recv::<Bye>().await;
     }
     (ready, Some(bytes as f64 / n as f64))
 }
@@ -119,18 +98,18 @@ struct Sky(u64);
 fn skynet(parent: Pid, num: u64, size: u64) -> impl Future<Output = ()> + Send + 'static {
     async move {
         if size == 1 {
-            tell(parent, Sky(num));
+            spam::send(parent, Sky(num));
             return;
         }
-        let (me, sz) = (me(), size / 10);
+        let (me, sz) = (spam::self_pid(), size / 10);
         for i in 0..10 {
-            go(skynet(me, num + i * sz, sz));
+            spam::spawn(skynet(me, num + i * sz, sz));
         }
         let mut sum = 0;
         for _ in 0..10 {
-            sum += take::<Sky>().await.0;
+            sum += spam::recv::<Sky>().await.0;
         }
-        tell(parent, Sky(sum));
+        spam::send(parent, Sky(sum));
     }
 }
 
@@ -138,17 +117,17 @@ struct Go(Pid);
 struct Ack;
 
 async fn fjcreate(n: u64) -> u64 {
-    let root = me();
+    let root = spam::self_pid();
     for _ in 0..n {
-        let worker = go(async {
-            let Go(from) = take::<Go>().await;
-            tell(from, Ack);
+        let worker = spam::spawn(async {
+            let Go(from) = spam::recv::<Go>().await;
+            spam::send(from, Ack);
         });
-        tell(worker, Go(root));
+        spam::send(worker, Go(root));
     }
     let mut count = 0;
     while count < n {
-        take::<Ack>().await;
+        spam::recv::<Ack>().await;
         count += 1;
     }
     count
@@ -161,33 +140,33 @@ enum Echo {
 struct Pong(u64);
 
 async fn pong() {
-    while let Echo::Ping(from, i) = take::<Echo>().await {
-        tell(from, Pong(i));
+    while let Echo::Ping(from, i) = spam::recv::<Echo>().await {
+        spam::send(from, Pong(i));
     }
 }
 
 /// `n` round trips with a fresh echo process; the sum of the echoed `1..=n`.
 async fn pingpong(n: u64) -> u64 {
-    let (me, echo) = (me(), go(pong()));
+    let (me, echo) = (spam::self_pid(), spam::spawn(pong()));
     let mut sum = 0;
     for i in 1..=n {
-        tell(echo, Echo::Ping(me, i));
-        sum += take::<Pong>().await.0;
+        spam::send(echo, Echo::Ping(me, i));
+        sum += spam::recv::<Pong>().await.0;
     }
-    tell(echo, Echo::Stop);
+    spam::send(echo, Echo::Stop);
     sum
 }
 
 struct PairSum(u64);
 
 async fn ping_pairs(pairs: u64, each: u64) -> u64 {
-    let root = me();
+    let root = spam::self_pid();
     for _ in 0..pairs {
-        go(async move { tell(root, PairSum(pingpong(each).await)) });
+        spam::spawn(async move { spam::send(root, PairSum(pingpong(each).await)) });
     }
     let mut sum = 0;
     for _ in 0..pairs {
-        sum += take::<PairSum>().await.0;
+        sum += spam::recv::<PairSum>().await.0;
     }
     sum
 }
@@ -200,28 +179,28 @@ enum Ring {
 struct RingDone(u64);
 
 async fn threadring(actors: u64, hops: u64) -> u64 {
-    let root = me();
+    let root = spam::self_pid();
     let pids: Vec<Pid> = (0..actors)
         .map(|_| {
-            go(async move {
-                let Next(next) = take::<Next>().await;
-                while let Ring::Token { left, hops } = take::<Ring>().await {
+            spam::spawn(async move {
+                let Next(next) = spam::recv::<Next>().await;
+                while let Ring::Token { left, hops } = spam::recv::<Ring>().await {
                     if left == 0 {
-                        tell(root, RingDone(hops));
+                        spam::send(root, RingDone(hops));
                     } else {
-                        tell(next, Ring::Token { left: left - 1, hops: hops + 1 });
+                        spam::send(next, Ring::Token { left: left - 1, hops: hops + 1 });
                     }
                 }
             })
         })
         .collect();
     for (i, &pid) in pids.iter().enumerate() {
-        tell(pid, Next(pids[(i + 1) % pids.len()]));
+        spam::send(pid, Next(pids[(i + 1) % pids.len()]));
     }
-    tell(pids[0], Ring::Token { left: hops, hops: 0 });
-    let total = take::<RingDone>().await.0;
+    spam::send(pids[0], Ring::Token { left: hops, hops: 0 });
+    let total = spam::recv::<RingDone>().await.0;
     for &pid in &pids {
-        tell(pid, Ring::Stop);
+        spam::send(pid, Ring::Stop);
     }
     total
 }
@@ -230,16 +209,16 @@ struct Token(u64);
 
 /// A chain of `n` processes, each adds one and forwards; the last one tells the root.
 async fn ring(n: u64) -> u64 {
-    let mut next = me();
+    let mut next = spam::self_pid();
     for _ in 0..n {
         let forward = next;
-        next = go(async move {
-            let Token(t) = take::<Token>().await;
-            tell(forward, Token(t + 1));
+        next = spam::spawn(async move {
+            let Token(t) = spam::recv::<Token>().await;
+            spam::send(forward, Token(t + 1));
         });
     }
-    tell(next, Token(0));
-    take::<Token>().await.0
+    spam::send(next, Token(0));
+    spam::recv::<Token>().await.0
 }
 
 enum Count {
@@ -249,51 +228,51 @@ enum Count {
 struct Total(u64);
 
 async fn fanin(producers: u64, n: u64) -> u64 {
-    let root = me();
-    let counter = go(async move {
+    let root = spam::self_pid();
+    let counter = spam::spawn(async move {
         let (mut count, mut done) = (0u64, 0u64);
         while done < producers {
-            match take::<Count>().await {
+            match spam::recv::<Count>().await {
                 Count::Inc => count += 1,
                 Count::Done => done += 1,
             }
         }
-        tell(root, Total(count));
+        spam::send(root, Total(count));
     });
     for _ in 0..producers {
-        go(async move {
+        spam::spawn(async move {
             for _ in 0..n {
-                tell(counter, Count::Inc);
+                spam::send(counter, Count::Inc);
             }
-            tell(counter, Count::Done);
+            spam::send(counter, Count::Done);
         });
     }
-    take::<Total>().await.0
+    spam::recv::<Total>().await.0
 }
 
 struct Work;
 struct Worked(u64);
 
 async fn fjthrput(actors: u64, n: u64) -> u64 {
-    let root = me();
+    let root = spam::self_pid();
     let pids: Vec<Pid> = (0..actors)
         .map(|_| {
-            go(async move {
+            spam::spawn(async move {
                 for _ in 0..n {
-                    take::<Work>().await;
+                    spam::recv::<Work>().await;
                 }
-                tell(root, Worked(n));
+                spam::send(root, Worked(n));
             })
         })
         .collect();
     for _ in 0..n {
         for &pid in &pids {
-            tell(pid, Work);
+            spam::send(pid, Work);
         }
     }
     let mut sum = 0;
     for _ in 0..actors {
-        sum += take::<Worked>().await.0;
+        sum += spam::recv::<Worked>().await.0;
     }
     sum
 }
@@ -306,15 +285,15 @@ struct FibValue(u64);
 fn fib(parent: Pid, n: u64) -> impl Future<Output = ()> + Send + 'static {
     async move {
         if n < 2 {
-            tell(parent, FibValue(n));
+            spam::send(parent, FibValue(n));
             return;
         }
-        let me = me();
-        go(fib(me, n - 1));
-        go(fib(me, n - 2));
-        let a = take::<FibValue>().await.0;
-        let b = take::<FibValue>().await.0;
-        tell(parent, FibValue(a + b));
+        let me = spam::self_pid();
+        spam::spawn(fib(me, n - 1));
+        spam::spawn(fib(me, n - 2));
+        let a = spam::recv::<FibValue>().await.0;
+        let b = spam::recv::<FibValue>().await.0;
+        spam::send(parent, FibValue(a + b));
     }
 }
 
@@ -327,40 +306,40 @@ enum Big {
 struct BigDone(u64);
 
 async fn big(actors: u64, pings: u64) -> u64 {
-    let root = me();
-    let pids: Vec<Pid> = (0..actors).map(|i| go(big_actor(root, i, actors, pings))).collect();
+    let root = spam::self_pid();
+    let pids: Vec<Pid> = (0..actors).map(|i| spam::spawn(big_actor(root, i, actors, pings))).collect();
     let peers = Arc::new(pids);
     for &pid in peers.iter() {
-        tell(pid, Peers(peers.clone()));
+        spam::send(pid, Peers(peers.clone()));
     }
     let mut sum = 0;
     for _ in 0..actors {
-        sum += take::<BigDone>().await.0;
+        sum += spam::recv::<BigDone>().await.0;
     }
     for &pid in peers.iter() {
-        tell(pid, Big::Stop);
+        spam::send(pid, Big::Stop);
     }
     sum
 }
 
 async fn big_actor(root: Pid, i: u64, actors: u64, pings: u64) {
     // Pings that arrive before the peer list wait in the mailbox (selective receive).
-    let Peers(peers) = take::<Peers>().await;
-    let me = me();
+    let Peers(peers) = spam::recv::<Peers>().await;
+    let me = spam::self_pid();
     let mut seed = i as u32 + 1;
-    let ping = |seed: &mut u32| tell(peers[suite::big_target(seed, i, actors) as usize], Big::Ping(me));
+    let ping = |seed: &mut u32| spam::send(peers[suite::big_target(seed, i, actors) as usize], Big::Ping(me));
     ping(&mut seed);
     let (mut left, mut got) = (pings - 1, 0u64);
     loop {
-        match take::<Big>().await {
-            Big::Ping(from) => tell(from, Big::Pong),
+        match spam::recv::<Big>().await {
+            Big::Ping(from) => spam::send(from, Big::Pong),
             Big::Pong => {
                 got += 1;
                 if left > 0 {
                     left -= 1;
                     ping(&mut seed);
                 } else {
-                    tell(root, BigDone(got));
+                    spam::send(root, BigDone(got));
                 }
             }
             Big::Stop => break,
@@ -380,62 +359,62 @@ enum ToCreature {
 struct MallDone(u64);
 
 async fn chameneos(creatures: u64, meetings: u64) -> u64 {
-    let root = me();
-    let mall = go(async move {
+    let root = spam::self_pid();
+    let mall = spam::spawn(async move {
         let (mut left, mut waiting) = (meetings, None::<Pid>);
         let (mut reported, mut sum) = (0u64, 0u64);
         while reported < creatures {
-            match take::<ToMall>().await {
+            match spam::recv::<ToMall>().await {
                 ToMall::Meet { color, from } if left > 0 => match waiting.take() {
                     None => waiting = Some(from),
                     Some(w) => {
-                        tell(w, ToCreature::Meet { color, partner: from });
+                        spam::send(w, ToCreature::Meet { color, partner: from });
                         left -= 1;
                     }
                 },
-                ToMall::Meet { from, .. } => tell(from, ToCreature::Exit),
+                ToMall::Meet { from, .. } => spam::send(from, ToCreature::Exit),
                 ToMall::Count(k) => {
                     sum += k;
                     reported += 1;
                 }
             }
         }
-        tell(root, MallDone(sum));
+        spam::send(root, MallDone(sum));
     });
     for i in 0..creatures {
-        go(async move {
-            let (me, mut color, mut met) = (me(), (i % 3) as u8, 0u64);
+        spam::spawn(async move {
+            let (me, mut color, mut met) = (spam::self_pid(), (i % 3) as u8, 0u64);
             loop {
-                tell(mall, ToMall::Meet { color, from: me });
-                match take::<ToCreature>().await {
+                spam::send(mall, ToMall::Meet { color, from: me });
+                match spam::recv::<ToCreature>().await {
                     ToCreature::Meet { color: other, partner } => {
                         color = suite::complement(color, other);
-                        tell(partner, ToCreature::Change(color));
+                        spam::send(partner, ToCreature::Change(color));
                     }
                     ToCreature::Change(new) => color = new,
                     ToCreature::Exit => break,
                 }
                 met += 1;
             }
-            tell(mall, ToMall::Count(met));
+            spam::send(mall, ToMall::Count(met));
         });
     }
-    take::<MallDone>().await.0
+    spam::recv::<MallDone>().await.0
 }
 
 struct Chunk(u64);
 
 async fn mandelbrot(size: u64, max_iter: u64, chunks: u64) -> u64 {
-    let root = me();
+    let root = spam::self_pid();
     for k in 0..chunks {
-        go(async move {
+        spam::spawn(async move {
             let (lo, hi) = suite::chunk_rows(k, chunks, size);
-            tell(root, Chunk(suite::mandel_rows(lo, hi, size, max_iter)));
+            spam::send(root, Chunk(suite::mandel_rows(lo, hi, size, max_iter)));
         });
     }
     let mut sum = 0;
     for _ in 0..chunks {
-        sum += take::<Chunk>().await.0;
+        sum += spam::recv::<Chunk>().await.0;
     }
     sum
 }

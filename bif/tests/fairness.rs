@@ -4,19 +4,18 @@
 use spam::{recv, self_pid, send, spawn, spawn_blocking, yield_now, Pid, Reason, Vm};
 
 async fn ping_pong(rounds: u64) {
-    let me = self_pid().unwrap();
+    let me = self_pid();
     let pong = spawn(async {
         loop {
-            let (from, n): (Pid, u64) = recv().await.unwrap();
-            send(from, n).unwrap();
+            let (from, n): (Pid, u64) = recv().await;
+            send(from, n);
         }
-    })
-    .unwrap();
+    });
     for i in 0..rounds {
-        send(pong, (me, i)).unwrap();
-        assert_eq!(recv::<u64>().await.unwrap(), i);
+        send(pong, (me, i));
+        assert_eq!(recv::<u64>().await, i);
     }
-    spam::exit(pong, Reason::Kill).unwrap();
+    spam::exit(pong, Reason::Kill);
 }
 
 /// With one scheduler, a process that loops over its own mailbox forever (send to self,
@@ -27,18 +26,17 @@ fn mailbox_loop_cannot_starve_its_scheduler() {
     let vm = Vm::builder().schedulers(1).build();
     let reason = vm.run(async {
         let looper = spawn(async {
-            let me = self_pid().unwrap();
-            send(me, 0u64).unwrap();
+            let me = self_pid();
+            send(me, 0u64);
             loop {
-                let n: u64 = recv().await.unwrap();
-                send(me, n + 1).unwrap();
+                let n: u64 = recv().await;
+                send(me, n + 1);
             }
-        })
-        .unwrap();
+        });
         ping_pong(1_000).await;
-        let info = spam::process_info(looper).unwrap().unwrap();
+        let info = spam::process_info(looper).unwrap();
         assert!(info.reductions > 2_000, "the looper ran meanwhile: {info:?}");
-        spam::exit(looper, Reason::Kill).unwrap();
+        spam::exit(looper, Reason::Kill);
     });
     assert_eq!(reason, Reason::Normal);
 }
@@ -60,12 +58,11 @@ fn ping_pong_progresses_while_cpu_bound_processes_saturate_all_schedulers() {
                         yield_now().await;
                     }
                 })
-                .unwrap()
             })
             .collect();
         ping_pong(2_000).await;
         for h in hogs {
-            spam::exit(h, Reason::Kill).unwrap();
+            spam::exit(h, Reason::Kill);
         }
     });
     assert_eq!(reason, Reason::Normal);
@@ -78,7 +75,7 @@ fn blocking_closures_beyond_scheduler_count_do_not_stop_message_traffic() {
     const BLOCKERS: usize = 6;
     let vm = Vm::builder().schedulers(2).build();
     let reason = vm.run(async {
-        let me = self_pid().unwrap();
+        let me = self_pid();
         let (release_tx, release_rx) = crossbeam_like::channel(BLOCKERS);
         let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
         for i in 0..BLOCKERS {
@@ -92,9 +89,8 @@ fn blocking_closures_beyond_scheduler_count_do_not_stop_message_traffic() {
                 })
                 .await
                 .unwrap();
-                send(me, v).unwrap();
-            })
-            .unwrap();
+                send(me, v);
+            });
         }
         // Wait (off-scheduler) until every closure is blocked.
         spawn_blocking(move || {
@@ -110,7 +106,7 @@ fn blocking_closures_beyond_scheduler_count_do_not_stop_message_traffic() {
         }
         let mut got: Vec<usize> = Vec::new();
         for _ in 0..BLOCKERS {
-            got.push(recv().await.unwrap());
+            got.push(recv().await);
         }
         got.sort();
         assert_eq!(got, (0..BLOCKERS).map(|i| i * 10).collect::<Vec<_>>());

@@ -24,12 +24,11 @@ fn shutdown_with_processes_still_waiting_drops_them_all() {
             let g = Guard(d.clone());
             let p = spawn(async move {
                 let _g = g;
-                let _: u8 = recv().await.unwrap();
+                let _: u8 = recv().await;
                 unreachable!("nobody sends a u8");
-            })
-            .unwrap();
+            });
             // A message it never matches: must be freed with it.
-            spam::send(p, Guard(d.clone())).unwrap();
+            spam::send(p, Guard(d.clone()));
         }
     });
     vm.shutdown();
@@ -48,19 +47,20 @@ fn dropping_the_vm_shuts_it_down() {
         vm.spawn(async move {
             let _g = g;
             std::future::pending::<()>().await;
-        });
+        })
+        .unwrap();
     }
     assert_eq!(dropped.load(Ordering::SeqCst), 1);
 }
 
 /// After shutdown a VM starts nothing: `run` returns at once with `Noproc` (the root could not
 /// be spawned) instead of blocking on a root that would never run, and `spawn` gives
-/// `Pid::UNDEFINED`.
+/// `Err(SpawnError::ShutDown)`.
 #[test]
 fn run_and_spawn_after_shutdown_return_at_once() {
     let vm = Vm::builder().schedulers(1).build();
     vm.shutdown();
     assert_eq!(vm.run(async {}), spam::Reason::Noproc);
-    assert_eq!(vm.spawn(async {}), spam::Pid::UNDEFINED);
+    assert_eq!(vm.spawn(async {}), Err(spam::SpawnError::ShutDown));
     assert_eq!(vm.process_count(), 0);
 }

@@ -16,15 +16,15 @@ const LONG: Duration = Duration::from_secs(3600);
 #[test]
 fn receive_after_zero_never_blocks_and_keeps_skipped_messages_in_order() {
     run(async {
-        let me = self_pid().unwrap();
+        let me = self_pid();
         for c in ['a', 'b', 'c', 'd'] {
-            send(me, c).unwrap();
+            send(me, c);
         }
-        assert!(receive_match_timeout(|m: &Msg| m.is::<u64>(), Duration::ZERO).await.unwrap().is_none());
-        let c = receive_match_timeout(|m: &Msg| m.downcast_ref::<char>() == Some(&'c'), Duration::ZERO).await.unwrap();
+        assert!(receive_match_timeout(|m: &Msg| m.is::<u64>(), Duration::ZERO).await.is_none());
+        let c = receive_match_timeout(|m: &Msg| m.downcast_ref::<char>() == Some(&'c'), Duration::ZERO).await;
         assert_eq!(c.unwrap().downcast::<char>().unwrap(), 'c');
         let mut rest = Vec::new();
-        while let Some(m) = receive_timeout(Duration::ZERO).await.unwrap() {
+        while let Some(m) = receive_timeout(Duration::ZERO).await {
             rest.push(m.downcast::<char>().unwrap());
         }
         assert_eq!(rest, vec!['a', 'b', 'd']);
@@ -36,10 +36,10 @@ fn receive_after_zero_never_blocks_and_keeps_skipped_messages_in_order() {
 #[test]
 fn receive_timeout_expires_with_none_or_returns_the_message() {
     run(async {
-        assert!(receive_timeout(Duration::from_millis(5)).await.unwrap().is_none());
-        let me = self_pid().unwrap();
-        send(me, 1u8).unwrap();
-        assert_eq!(receive_timeout(LONG).await.unwrap().unwrap().downcast::<u8>().unwrap(), 1);
+        assert!(receive_timeout(Duration::from_millis(5)).await.is_none());
+        let me = self_pid();
+        send(me, 1u8);
+        assert_eq!(receive_timeout(LONG).await.unwrap().downcast::<u8>().unwrap(), 1);
     });
 }
 
@@ -47,14 +47,13 @@ fn receive_timeout_expires_with_none_or_returns_the_message() {
 #[test]
 fn receive_timeout_is_woken_by_a_message() {
     run(async {
-        let me = self_pid().unwrap();
+        let me = self_pid();
         let p = spawn(async move {
-            let m = receive_timeout(LONG).await.unwrap();
-            send(me, m.is_some()).unwrap();
-        })
-        .unwrap();
-        send(p, ()).unwrap();
-        assert!(recv::<bool>().await.unwrap());
+            let m = receive_timeout(LONG).await;
+            send(me, m.is_some());
+        });
+        send(p, ());
+        assert!(recv::<bool>().await);
     });
 }
 
@@ -63,18 +62,18 @@ fn receive_timeout_is_woken_by_a_message() {
 #[test]
 fn send_after_delivers_in_deadline_order_and_cancel_reports_time_left() {
     run(async {
-        let me = self_pid().unwrap();
-        let late = send_after(Duration::from_millis(20), me, 2u32).unwrap();
-        let early = send_after(Duration::from_millis(1), me, 1u32).unwrap();
-        assert_eq!(recv::<u32>().await.unwrap(), 1);
-        assert_eq!(recv::<u32>().await.unwrap(), 2);
-        assert_eq!(cancel_timer(early).unwrap(), None);
-        assert_eq!(cancel_timer(late).unwrap(), None);
-        let pending = send_after(LONG, me, 3u32).unwrap();
-        let left = cancel_timer(pending).unwrap().expect("still pending");
+        let me = self_pid();
+        let late = send_after(Duration::from_millis(20), me, 2u32);
+        let early = send_after(Duration::from_millis(1), me, 1u32);
+        assert_eq!(recv::<u32>().await, 1);
+        assert_eq!(recv::<u32>().await, 2);
+        assert_eq!(cancel_timer(early), None);
+        assert_eq!(cancel_timer(late), None);
+        let pending = send_after(LONG, me, 3u32);
+        let left = cancel_timer(pending).expect("still pending");
         assert!(left <= LONG && left > Duration::from_secs(3000));
-        assert_eq!(cancel_timer(pending).unwrap(), None, "cancelled twice");
-        assert!(receive_timeout(Duration::from_millis(2)).await.unwrap().is_none(), "cancelled timer never fires");
+        assert_eq!(cancel_timer(pending), None, "cancelled twice");
+        assert!(receive_timeout(Duration::from_millis(2)).await.is_none(), "cancelled timer never fires");
     });
 }
 
@@ -83,8 +82,8 @@ fn send_after_delivers_in_deadline_order_and_cancel_reports_time_left() {
 fn send_after_to_a_registered_name_delivers() {
     run(async {
         spam::register("later").unwrap();
-        send_after(Duration::from_millis(1), "later", 9u8).unwrap();
-        assert_eq!(recv::<u8>().await.unwrap(), 9);
+        send_after(Duration::from_millis(1), "later", 9u8);
+        assert_eq!(recv::<u8>().await, 9);
     });
 }
 
@@ -93,10 +92,10 @@ fn send_after_to_a_registered_name_delivers() {
 #[test]
 fn many_pending_timers_are_cancelled() {
     run(async {
-        let me = self_pid().unwrap();
-        let refs: Vec<_> = (0..100_000u32).map(|i| send_after(LONG, me, i).unwrap()).collect();
+        let me = self_pid();
+        let refs: Vec<_> = (0..100_000u32).map(|i| send_after(LONG, me, i)).collect();
         for r in refs {
-            assert!(cancel_timer(r).unwrap().is_some());
+            assert!(cancel_timer(r).is_some());
         }
     });
 }

@@ -4,20 +4,17 @@ use std::future::Future;
 use std::time::Duration;
 
 /// Builds a VM with `schedulers` schedulers, runs `body(iters)` as its root process and returns
-/// the duration the body measured itself (VM start and shutdown are not timed).
+/// the duration the body measured itself (VM start and shutdown are not timed). Panics, with the
+/// root's exit reason, if the root exits before returning it.
 pub fn in_vm<F, Fut>(schedulers: usize, iters: u64, body: F) -> Duration
 where
     F: FnOnce(u64) -> Fut + Send + 'static,
     Fut: Future<Output = Duration> + Send + 'static,
 {
     let vm = spam::Vm::builder().schedulers(schedulers).build();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reason = vm.run(async move {
-        let elapsed = body(iters).await;
-        let _ = tx.send(elapsed);
-    });
+    let elapsed = vm.block_on(async move { body(iters).await });
     vm.shutdown();
-    rx.try_recv().unwrap_or_else(|_| panic!("the bench's root process exited with {reason:?} before reporting"))
+    elapsed
 }
 
 /// Scheduler counts worth benching on this machine: 1 and all cores (once if they are equal).
