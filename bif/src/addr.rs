@@ -1,7 +1,7 @@
 //! `Addr<M>`: a pid that accepts only messages of type `M`.
 
-use crate::message::{send, send_async, try_send};
-use crate::process::self_pid;
+use crate::message::{send_async_in, send_in, send_or_exit};
+use crate::process::current;
 use spam_vm::{Pid, SendError};
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -61,8 +61,9 @@ impl<M: Send + 'static> Addr<M> {
     ///     assert_eq!(spam::recv::<String>().await, "hi");
     /// });
     /// ```
+    #[track_caller]
     pub fn send(self, msg: M) {
-        send(self.pid, msg)
+        send_or_exit("Addr::send", self.pid.into(), msg)
     }
 
     /// [`try_send`](crate::try_send) of an `M`: `Err(SendError::Full)` on a full bounded mailbox.
@@ -73,8 +74,9 @@ impl<M: Send + 'static> Addr<M> {
     ///     assert!(spam::self_addr::<u8>().try_send(1).is_ok());
     /// });
     /// ```
+    #[track_caller]
     pub fn try_send(self, msg: M) -> Result<(), SendError<M>> {
-        try_send(self.pid, msg)
+        send_in("Addr::try_send", self.pid.into(), msg)
     }
 
     /// [`send_async`](crate::send_async) of an `M`: waits while a bounded mailbox is full.
@@ -87,7 +89,7 @@ impl<M: Send + 'static> Addr<M> {
     /// });
     /// ```
     pub async fn send_async(self, msg: M) {
-        send_async(self.pid, msg).await
+        send_async_in("Addr::send_async", self.pid.into(), msg).await
     }
 }
 
@@ -112,8 +114,9 @@ impl<M: Send + 'static> Addr<M> {
 /// });
 /// assert_eq!(n, 42);
 /// ```
+#[track_caller]
 pub fn self_addr<M: Send + 'static>() -> Addr<M> {
-    Addr::new(self_pid())
+    Addr::new(current("self_addr", |p| p.pid()))
 }
 
 impl<M> From<Addr<M>> for Pid {

@@ -47,8 +47,10 @@ fn resolve<T>(p: &Process, dest: Dest<'_>, msg: T) -> Result<(Pid, T), SendError
     }
 }
 
+/// [`try_send`], naming `function` if called outside a process.
 #[inline]
-fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) -> Result<(), SendError<T>> {
+#[track_caller]
+pub(crate) fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) -> Result<(), SendError<T>> {
     current(function, |p| {
         spam_scheduler::budget::consume(1);
         p.bump_reductions(1);
@@ -80,8 +82,16 @@ fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) ->
 /// });
 /// assert_eq!(n, 7);
 /// ```
+#[track_caller]
 pub fn send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
-    if send_in("send", dest.into(), msg).is_err() {
+    send_or_exit("send", dest.into(), msg)
+}
+
+/// [`send`], naming `function` if called outside a process.
+#[inline]
+#[track_caller]
+pub(crate) fn send_or_exit<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) {
+    if send_in(function, dest, msg).is_err() {
         exit_self(Reason::Badarg)
     }
 }
@@ -101,6 +111,7 @@ pub fn send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
 ///     assert!(matches!(r, Err(SendError::NotRegistered(_, "hello"))));
 /// });
 /// ```
+#[track_caller]
 pub fn try_send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Result<(), SendError<T>> {
     send_in("try_send", dest.into(), msg)
 }
@@ -130,9 +141,14 @@ pub fn try_send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Res
 /// assert_eq!(sum, 4950);
 /// ```
 pub async fn send_async<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
-    let pid = match dest.into() {
-        Dest::Pid(p) => p,
-        Dest::Name(n) => match current("send_async", |p| p.runtime().whereis(n)) {
+    send_async_in("send_async", dest.into(), msg).await
+}
+
+/// [`send_async`], naming `function` if called outside a process.
+pub(crate) async fn send_async_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) {
+    let pid = match dest {
+        Dest::Pid(p) => current(function, |_| p),
+        Dest::Name(n) => match current(function, |p| p.runtime().whereis(n)) {
             Some(p) => p,
             None => exit_self(Reason::Badarg),
         },

@@ -67,6 +67,7 @@ fn spawn_in<F: Future<Output = ()> + Send + 'static>(
 /// });
 /// assert_eq!(answer, 42);
 /// ```
+#[track_caller]
 pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> Pid {
     spawn_in("spawn", f, SpawnOpts::default()).0
 }
@@ -92,6 +93,7 @@ pub fn spawn<F: Future<Output = ()> + Send + 'static>(f: F) -> Pid {
 /// });
 /// assert_eq!(exit, Reason::other("boom"));
 /// ```
+#[track_caller]
 pub fn spawn_link<F: Future<Output = ()> + Send + 'static>(f: F) -> Pid {
     spawn_in("spawn_link", f, SpawnOpts::new().link()).0
 }
@@ -114,6 +116,7 @@ pub fn spawn_link<F: Future<Output = ()> + Send + 'static>(f: F) -> Pid {
 ///     assert_eq!((down.pid, down.monitor, down.reason), (pid, mref, Reason::Normal));
 /// });
 /// ```
+#[track_caller]
 pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(f: F) -> (Pid, Ref) {
     let (pid, mref) = spawn_in("spawn_monitor", f, SpawnOpts::new().monitor());
     (pid, mref.expect("a spawn with monitor inside a process returns its reference"))
@@ -140,6 +143,7 @@ pub fn spawn_monitor<F: Future<Output = ()> + Send + 'static>(f: F) -> (Pid, Ref
 ///     spam::exit(pid, spam::Reason::Kill);
 /// });
 /// ```
+#[track_caller]
 pub fn spawn_opt<F: Future<Output = ()> + Send + 'static>(f: F, opts: SpawnOpts) -> (Pid, Option<Ref>) {
     spawn_in("spawn_opt", f, opts)
 }
@@ -160,6 +164,7 @@ pub fn spawn_opt<F: Future<Output = ()> + Send + 'static>(f: F, opts: SpawnOpts)
 ///     assert_eq!(r, Err(SpawnError::Register(RegisterError::NameTaken("me".into()))));
 /// });
 /// ```
+#[track_caller]
 pub fn try_spawn_opt<F: Future<Output = ()> + Send + 'static>(
     f: F,
     opts: SpawnOpts,
@@ -177,6 +182,7 @@ pub fn try_spawn_opt<F: Future<Output = ()> + Send + 'static>(
 /// let pid = vm.block_on(async { spam::self_pid() });
 /// assert!(!vm.is_alive(pid)); // the root process has returned
 /// ```
+#[track_caller]
 pub fn self_pid() -> Pid {
     current("self_pid", |p| p.pid())
 }
@@ -207,6 +213,7 @@ pub fn make_ref() -> Ref {
 ///     assert_eq!(spam::whereis("logger"), Some(spam::self_pid()));
 /// });
 /// ```
+#[track_caller]
 pub fn register(name: &str) -> Result<(), RegisterError> {
     current("register", |p| p.runtime().register(p.pid(), name))
 }
@@ -227,6 +234,7 @@ pub fn register(name: &str) -> Result<(), RegisterError> {
 ///     spam::send("worker", ());
 /// });
 /// ```
+#[track_caller]
 pub fn register_pid(name: &str, pid: Pid) -> Result<(), RegisterError> {
     current("register_pid", |p| p.runtime().register(pid, name))
 }
@@ -246,6 +254,7 @@ pub fn register_pid(name: &str, pid: Pid) -> Result<(), RegisterError> {
 ///     assert_eq!(spam::whereis("tmp"), None);
 /// });
 /// ```
+#[track_caller]
 pub fn unregister(name: &str) -> Result<(), RegisterError> {
     current("unregister", |p| p.runtime().unregister(name))
 }
@@ -259,6 +268,7 @@ pub fn unregister(name: &str) -> Result<(), RegisterError> {
 /// let vm = spam::Vm::builder().schedulers(1).build();
 /// vm.block_on(async { assert_eq!(spam::whereis("nobody"), None) });
 /// ```
+#[track_caller]
 pub fn whereis(name: &str) -> Option<Pid> {
     current("whereis", |p| p.runtime().whereis(name))
 }
@@ -272,6 +282,7 @@ pub fn whereis(name: &str) -> Option<Pid> {
 /// let vm = spam::Vm::builder().schedulers(1).build();
 /// vm.block_on(async { assert!(spam::processes().contains(&spam::self_pid())) });
 /// ```
+#[track_caller]
 pub fn processes() -> Vec<Pid> {
     current("processes", |p| p.runtime().processes())
 }
@@ -285,6 +296,7 @@ pub fn processes() -> Vec<Pid> {
 /// let vm = spam::Vm::builder().schedulers(1).build();
 /// vm.block_on(async { assert!(spam::is_alive(spam::self_pid())) });
 /// ```
+#[track_caller]
 pub fn is_alive(pid: Pid) -> bool {
     current("is_alive", |p| p.runtime().is_alive(pid))
 }
@@ -303,6 +315,7 @@ pub fn is_alive(pid: Pid) -> bool {
 ///     assert_eq!(info.registered_name.as_deref(), Some("me"));
 /// });
 /// ```
+#[track_caller]
 pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
     current("process_info", |p| p.runtime().process_info(pid))
 }
@@ -322,6 +335,7 @@ pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
 ///     assert_eq!(spam::link(pid), Err(spam::LinkError::Noproc));
 /// });
 /// ```
+#[track_caller]
 pub fn link(pid: Pid) -> Result<(), LinkError> {
     current("link", |p| p.link(pid))
 }
@@ -341,6 +355,7 @@ pub fn link(pid: Pid) -> Result<(), LinkError> {
 ///     spam::send(pid, ());
 /// });
 /// ```
+#[track_caller]
 pub fn unlink(pid: Pid) {
     current("unlink", |p| p.unlink(pid))
 }
@@ -362,6 +377,7 @@ pub fn unlink(pid: Pid) {
 ///     assert_eq!((down.monitor, down.reason), (mref, Reason::Noproc));
 /// });
 /// ```
+#[track_caller]
 pub fn monitor<'a>(dest: impl Into<Dest<'a>>) -> Ref {
     let dest = dest.into();
     current("monitor", |p| match dest {
@@ -388,6 +404,7 @@ pub fn monitor<'a>(dest: impl Into<Dest<'a>>) -> Ref {
 ///     assert!(spam::receive_timeout(std::time::Duration::ZERO).await.is_none());
 /// });
 /// ```
+#[track_caller]
 pub fn demonitor(mref: Ref, flush: bool) -> bool {
     current("demonitor", |p| p.demonitor(mref, flush))
 }
@@ -408,6 +425,7 @@ pub fn demonitor(mref: Ref, flush: bool) -> bool {
 ///     assert_eq!(exit.reason, spam::Reason::Shutdown);
 /// });
 /// ```
+#[track_caller]
 pub fn trap_exit(flag: bool) -> bool {
     current("trap_exit", |p| p.set_trap_exit(flag))
 }
@@ -430,6 +448,7 @@ pub fn trap_exit(flag: bool) -> bool {
 ///     assert_eq!(down.reason, Reason::Killed);
 /// });
 /// ```
+#[track_caller]
 pub fn exit(pid: Pid, reason: Reason) {
     current("exit", |p| p.exit_signal(pid, reason))
 }
@@ -438,8 +457,11 @@ pub fn exit(pid: Pid, reason: Reason) {
 ///
 /// The process's future is unwound (a panic payload of the VM's own, not a panic: no panic hook
 /// runs), so its destructors run before its links and monitors are told. With
-/// `panic = "abort"` there is no unwinding: the whole program aborts. Code that catches unwinds
-/// (`catch_unwind`) cannot keep the process alive: its next process function unwinds again.
+/// `panic = "abort"` there is no unwinding: the whole program aborts. Like Erlang's `exit/1` it
+/// is an exception: a `catch_unwind` around it catches it, as Erlang's `catch exit(R)` does, and
+/// the process goes on. (An exit *signal*, such as [`exit`]`(self_pid(), reason)` with a fatal
+/// reason, cannot be caught that way: the process is dead, and its next process function
+/// unwinds again.)
 ///
 /// # Panics
 /// Outside a process.
@@ -450,6 +472,7 @@ pub fn exit(pid: Pid, reason: Reason) {
 /// let reason = vm.run(async { spam::exit_self(Reason::other("done early")) });
 /// assert_eq!(reason, Reason::other("done early"));
 /// ```
+#[track_caller]
 pub fn exit_self(reason: Reason) -> ! {
     if !spam_vm::in_process() {
         outside("exit_self");

@@ -47,6 +47,7 @@ pub async fn sleep(d: Duration) {
 ///     assert_eq!(spam::recv::<&str>().await, "tick");
 /// });
 /// ```
+#[track_caller]
 pub fn send_after<'a, T: Send + 'static>(delay: Duration, dest: impl Into<Dest<'a>>, msg: T) -> TimerRef {
     let to = match dest.into() {
         Dest::Pid(p) => Ok(p),
@@ -70,6 +71,7 @@ pub fn send_after<'a, T: Send + 'static>(delay: Duration, dest: impl Into<Dest<'
 ///     assert!(spam::cancel_timer(t).is_none());
 /// });
 /// ```
+#[track_caller]
 pub fn cancel_timer(t: TimerRef) -> Option<Duration> {
     current("cancel_timer", |p| p.runtime().cancel_timer(t.0))
 }

@@ -139,8 +139,9 @@ impl Vm {
 
     /// Starts `f` as a root process and blocks until it exits; returns its exit reason
     /// ([`Reason::Normal`] when `f` returns, [`Reason::Panic`] when it panics, ...). Other
-    /// processes keep running afterwards, until [`Vm::shutdown`] or the drop of the `Vm`. A VM
-    /// that is shut down gives [`Reason::Noproc`] (the root could not start).
+    /// processes keep running afterwards, until [`Vm::shutdown`] or the drop of the `Vm`. If the
+    /// root cannot start: [`Reason::SystemLimit`] when the process table is full,
+    /// [`Reason::Noproc`] when the VM is shut down.
     ///
     /// # Panics
     /// On one of this VM's scheduler threads (inside one of its processes) or on its timer thread
@@ -159,8 +160,10 @@ impl Vm {
         let hook = Box::new(move |r: &Reason| {
             let _ = tx.send(r.clone());
         });
-        if self.rt.spawn_root(f, hook).is_err() {
-            return Reason::Noproc;
+        match self.rt.spawn_root(f, hook) {
+            Ok(_) => {}
+            Err(SpawnError::TableFull) => return Reason::SystemLimit,
+            Err(_) => return Reason::Noproc,
         }
         // The sender is dropped without sending only if the VM shut down under the root.
         rx.recv().unwrap_or(Reason::Killed)
@@ -172,7 +175,7 @@ impl Vm {
     /// # Panics
     /// - If the root process ends without a value: with the panic's message if it panicked,
     ///   with its exit reason if it was killed or called [`exit_self`](crate::exit_self).
-    /// - If the VM is shut down.
+    /// - If the root cannot start: the VM is shut down or its process table is full.
     /// - On one of this VM's own scheduler or timer threads, as [`Vm::run`].
     ///
     /// ```
@@ -206,6 +209,9 @@ impl Vm {
             (Some(v), _) => v,
             (None, Reason::Panic(m)) => panic!("Vm::block_on: the root process panicked: {m}"),
             (None, Reason::Noproc) => panic!("Vm::block_on: the VM is shut down"),
+            (None, Reason::SystemLimit) => {
+                panic!("Vm::block_on: the root process could not start or exited with system_limit")
+            }
             (None, r) => panic!("Vm::block_on: the root process exited with `{r}` before returning its value"),
         }
     }

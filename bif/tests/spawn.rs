@@ -94,11 +94,12 @@ fn exit_self_sets_the_exit_reason() {
 fn vm_spawn_and_send_from_outside() {
     let vm = Vm::builder().schedulers(2).build();
     let (tx, rx) = std::sync::mpsc::channel();
-    let p = vm.spawn(async move {
-        let n: u32 = recv().await;
-        tx.send(n * 2).unwrap();
-    })
-    .unwrap();
+    let p = vm
+        .spawn(async move {
+            let n: u32 = recv().await;
+            tx.send(n * 2).unwrap();
+        })
+        .unwrap();
     vm.send(p, 21u32).unwrap();
     assert_eq!(rx.recv().unwrap(), 42);
 }

@@ -26,7 +26,9 @@ pub struct ProcessInfo {
     pub pid: Pid,
     /// What it is doing.
     pub status: ProcessStatus,
-    /// Messages received into its queue and not yet taken by a receive.
+    /// Messages in its queue not yet taken by a receive. Known gap: it counts the messages the
+    /// process has moved from its lock-free mailbox into that queue, which it does each time it
+    /// runs; messages sent since it last ran are not counted yet (Erlang counts them).
     pub message_queue_len: usize,
     /// Processes linked to it.
     pub links: Vec<Pid>,
