@@ -35,7 +35,7 @@ fn main() {
         total
     });
     let mut total: Vec<_> = total.into_iter().collect();
-    total.sort_by(|a, b| b.1.cmp(&a.1));
+    total.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
     assert_eq!(total.iter().map(|(_, n)| n).sum::<u64>(), words);
     println!("{total:?}");
 }

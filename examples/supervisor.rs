@@ -8,7 +8,8 @@ use std::time::Duration;
 async fn worker(id: u32) {
     loop {
         spam::sleep(Duration::from_millis(5)).await; // a job
-        if RandomState::new().hash_one(id) % 10 == 0 {
+        if RandomState::new().hash_one(id).is_multiple_of(10) {
+            // one job in ten fails
             spam::exit_self(Reason::other(format!("worker {id}: bad luck")));
         }
     }
