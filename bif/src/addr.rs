@@ -1,6 +1,6 @@
 //! `Addr<M>`: a pid that accepts only messages of type `M`.
 
-use crate::message::{send_async_in, send_in, send_or_exit};
+use crate::message::{async_target, send_in, send_or_exit};
 use crate::process::current;
 use spam_vm::{Pid, SendError};
 use std::fmt;
@@ -89,7 +89,7 @@ impl<M: Send + 'static> Addr<M> {
     /// });
     /// ```
     pub async fn send_async(self, msg: M) {
-        send_async_in("Addr::send_async", self.pid.into(), msg).await
+        spam_vm::SendAsync::new(async_target("Addr::send_async", self.pid.into()), msg).await
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::process::{current, exit_self, outside};
 use crate::Addr;
-use spam_vm::{Msg, Pid, Process, Reason, Receive, SendAsync, SendError};
+use spam_vm::{Msg, NotInProcess, Pid, Process, Reason, Receive, SendAsync, SendError};
 use std::time::{Duration, Instant};
 
 /// Where a message goes: a pid or a registered name. Functions that take a destination take
@@ -141,24 +141,30 @@ pub fn try_send<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) -> Res
 /// assert_eq!(sum, 4950);
 /// ```
 pub async fn send_async<'a, T: Send + 'static>(dest: impl Into<Dest<'a>>, msg: T) {
-    send_async_in("send_async", dest.into(), msg).await
+    SendAsync::new(async_target("send_async", dest.into()), msg).await
 }
 
-/// [`send_async`], naming `function` if called outside a process.
-pub(crate) async fn send_async_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>, msg: T) {
-    let pid = match dest {
+/// The pid a `send_async` goes to, naming `function` if called outside a process. (Sync, so the
+/// callers' futures hold only their `SendAsync` across the await.)
+pub(crate) fn async_target(function: &'static str, dest: Dest<'_>) -> Pid {
+    match dest {
         Dest::Pid(p) => current(function, |_| p),
         Dest::Name(n) => match current(function, |p| p.runtime().whereis(n)) {
             Some(p) => p,
             None => exit_self(Reason::Badarg),
         },
-    };
-    SendAsync::new(pid, msg).await
+    }
 }
 
-/// Awaits a receive, panicking with `function`'s name outside a process.
-async fn receive_in<P: FnMut(&Msg) -> bool + Unpin>(function: &'static str, r: Receive<P>) -> Option<Msg> {
-    match r.await {
+/// The outcome of an awaited [`Receive`], panicking with `function`'s name outside a process.
+///
+/// A plain function called after the `.await`, not an `async fn` wrapping it: each receive's
+/// future then holds only its `Receive` (64 bytes for `recv`), where a nested `async fn` held the
+/// `Receive` twice (160 bytes), which every process waiting in a receive pays and every spawn
+/// copies.
+#[inline]
+fn received(function: &'static str, r: Result<Option<Msg>, NotInProcess>) -> Option<Msg> {
+    match r {
         Ok(m) => m,
         Err(_) => outside(function),
     }
@@ -187,7 +193,7 @@ fn into<T: 'static>(m: Msg) -> T {
 /// });
 /// ```
 pub async fn receive() -> Msg {
-    receive_in("receive", Receive::new_trusted(|_: &Msg| true, None)).await.expect("no deadline")
+    received("receive", Receive::new_trusted(|_: &Msg| true, None).await).expect("no deadline")
 }
 
 /// Selective receive: the first message for which `pred` is true. The others stay in the
@@ -207,7 +213,7 @@ pub async fn receive() -> Msg {
 /// });
 /// ```
 pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
-    receive_in("receive_match", Receive::new(pred, None)).await.expect("no deadline")
+    received("receive_match", Receive::new(pred, None).await).expect("no deadline")
 }
 
 /// Erlang's `receive X -> X after T -> timeout end`: the next message, or `None` once `timeout`
@@ -224,7 +230,7 @@ pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
 /// });
 /// ```
 pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
-    receive_in("receive_timeout", Receive::new_trusted(|_: &Msg| true, deadline(timeout))).await
+    received("receive_timeout", Receive::new_trusted(|_: &Msg| true, deadline(timeout)).await)
 }
 
 /// Selective receive with a timeout: the first message for which `pred` is true, or `None`
@@ -244,7 +250,7 @@ pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
 /// });
 /// ```
 pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, timeout: Duration) -> Option<Msg> {
-    receive_in("receive_match_timeout", Receive::new(pred, deadline(timeout))).await
+    received("receive_match_timeout", Receive::new(pred, deadline(timeout)).await)
 }
 
 /// The first message of type `T`; messages of other types stay queued, in order. The usual way
@@ -263,7 +269,7 @@ pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, time
 /// });
 /// ```
 pub async fn recv<T: Send + 'static>() -> T {
-    into(receive_in("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None)).await.expect("no deadline"))
+    into(received("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await).expect("no deadline"))
 }
 
 /// The first message of type `T`, or `None` once `timeout` has passed.
@@ -279,8 +285,8 @@ pub async fn recv<T: Send + 'static>() -> T {
 /// });
 /// ```
 pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
-    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), deadline(timeout));
-    receive_in("recv_timeout", r).await.map(into)
+    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), deadline(timeout)).await;
+    received("recv_timeout", r).map(into)
 }
 
 /// The first message of type `T` for which `pred` is true: a typed selective receive, for
@@ -300,8 +306,8 @@ pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
 /// });
 /// ```
 pub async fn recv_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool + Unpin) -> T {
-    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None);
-    into(receive_in("recv_match", r).await.expect("no deadline"))
+    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None).await;
+    into(received("recv_match", r).expect("no deadline"))
 }
 
 /// [`recv_match`] with a timeout: `None` once `timeout` has passed. The way to wait for a reply
@@ -324,6 +330,6 @@ pub async fn recv_match_timeout<T: Send + 'static>(
     mut pred: impl FnMut(&T) -> bool + Unpin,
     timeout: Duration,
 ) -> Option<T> {
-    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), deadline(timeout));
-    receive_in("recv_match_timeout", r).await.map(into)
+    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), deadline(timeout)).await;
+    received("recv_match_timeout", r).map(into)
 }

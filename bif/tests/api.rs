@@ -808,3 +808,25 @@ fn process_functions_return_their_values_directly() {
         none_queued::<Down>("Down of a demonitored monitor").await;
     });
 }
+
+/// The performance contract's "≤ 512 B per idle process" is mostly the process's future, which
+/// holds the receive it waits in: each receive future holds its `Receive` once (about 64 bytes),
+/// not nested in a second `async fn` (160 bytes; every idle process paid it, every spawn copied
+/// it). A bound with headroom for compiler layout changes, not an exact figure.
+#[test]
+fn receive_futures_hold_their_receive_once() {
+    let d = Duration::from_secs(1);
+    let sizes = [
+        ("recv", std::mem::size_of_val(&recv::<u64>())),
+        ("receive", std::mem::size_of_val(&receive())),
+        ("recv_timeout", std::mem::size_of_val(&recv_timeout::<u64>(d))),
+        ("receive_timeout", std::mem::size_of_val(&receive_timeout(d))),
+        ("recv_match", std::mem::size_of_val(&recv_match(|_: &u64| true))),
+        ("receive_match", std::mem::size_of_val(&spam::receive_match(|_| true))),
+        ("sleep", std::mem::size_of_val(&sleep(d))),
+        ("send_async", std::mem::size_of_val(&spam::send_async(Pid::UNDEFINED, 1u64))),
+    ];
+    for (name, size) in sizes {
+        assert!(size <= 96, "{name}'s future is {size} bytes");
+    }
+}
