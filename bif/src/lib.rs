@@ -38,8 +38,10 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod addr;
+pub mod gen_server;
 mod message;
 mod process;
+pub mod supervisor;
 mod timer;
 mod vm;
 

@@ -72,7 +72,8 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
             Signal::Demonitor { mref } => {
                 ext.monitored_by.remove(&mref);
             }
-            other @ (Signal::Exit { .. } | Signal::Down { .. }) => drop_value(other), // reasons may hold user values
+            // Reasons and alias messages may hold user values.
+            other @ (Signal::Exit { .. } | Signal::Down { .. } | Signal::Alias { .. }) => drop_value(other),
         }
     }
     // 5. Tell. (Most processes have no relations: skip the empty sets' iterators.)

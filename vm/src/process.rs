@@ -68,6 +68,7 @@ type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
 pub(crate) type PidSet = std::collections::HashSet<Pid, IdBuild>;
 /// Monitors by reference: ref → the other process.
 pub(crate) type MonitorMap = std::collections::HashMap<Ref, Pid, IdBuild>;
+pub(crate) type RefSet = std::collections::HashSet<Ref, IdBuild>;
 
 /// Links, monitors and name: the rarely used, cross-process-visible part of a process.
 #[derive(Default)]
@@ -80,6 +81,8 @@ pub(crate) struct Ext {
     pub(crate) monitored_by: MonitorMap,
     /// Called with the exit reason at the end of the exit (used by `Vm::run` for the root).
     pub(crate) on_exit: Option<ExitHook>,
+    /// Active aliases (`alias()`): messages sent to another alias of this process are dropped.
+    pub(crate) aliases: RefSet,
 }
 
 impl Ext {
@@ -324,7 +327,28 @@ impl Process {
                     spam_scheduler::contain::drop_value(reason); // as for a void exit signal
                 }
             }
+            Signal::Alias { alias, msg } => {
+                if self.ext().aliases.contains(&alias) {
+                    self.with_private(|p| p.save.push_back(msg));
+                } else {
+                    spam_scheduler::contain::drop_value(msg); // a late reply: a user value
+                }
+            }
         }
+    }
+
+    /// Erlang's `alias()`: a new active alias of this process (messages sent to it with
+    /// [`Runtime::send_to_alias`] are received until [`Process::unalias`]).
+    pub fn alias(&self) -> Ref {
+        let r = Ref::make();
+        self.ext().aliases.insert(r);
+        r
+    }
+
+    /// Erlang's `unalias/1`: deactivates an alias; messages to it that arrive afterwards, also
+    /// those already sent but not yet handled, are dropped. Returns `true` if it was active.
+    pub fn unalias(&self, alias: Ref) -> bool {
+        self.ext().aliases.remove(&alias)
     }
 
     /// Pushes a signal into this process's own mailbox (e.g. the `Noproc` answer to a link or
@@ -446,6 +470,17 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
         crate::exit::exit(proc, reason);
         Poll::Ready(())
     }
+}
+
+/// What an unwind caught inside a process means, for code that catches unwinds around user
+/// callbacks (the OTP behaviours): `Ok(reason)` for `exit_self(reason)` (and the exits of
+/// `send`/`spawn`) and for a panic (`Reason::Panic`); `Err(payload)` for the unwind of a process
+/// that is already dead (a fatal exit signal): the caller must `resume_unwind` it at once.
+pub fn unwind_reason(payload: Box<dyn std::any::Any + Send>) -> Result<Reason, Box<dyn std::any::Any + Send>> {
+    if payload.is::<PendingExit>() {
+        return Err(payload);
+    }
+    Ok(reason_of_unwind(payload))
 }
 
 fn reason_of_unwind(payload: Box<dyn std::any::Any + Send>) -> Reason {

@@ -9,7 +9,7 @@
 
 use crate::error::{RegisterError, SendError, SpawnError};
 use crate::mailbox::Pushed;
-use crate::message::OwnedNode;
+use crate::message::{Msg, OwnedNode};
 use crate::pid::{Pid, Ref};
 use crate::process::{Ext, Process, ProcessFuture};
 use crate::reason::Reason;
@@ -381,6 +381,15 @@ impl Runtime {
                 Ok(())
             }
             Err(node) => Err(node.into_signal()),
+        }
+    }
+
+    /// Sends `msg` to the alias `alias` of process `to`: received as an ordinary message if the
+    /// alias is still active when `to` handles it, dropped otherwise (and when `to` is dead).
+    pub fn send_to_alias<T: Send + 'static>(&self, to: Pid, alias: Ref, msg: T) {
+        let sig = Signal::Alias { alias, msg: Msg::system(msg) };
+        if let Err(sig) = self.send_signal(to, sig) {
+            spam_scheduler::contain::drop_value(sig); // dead: dropped, as a send to a dead pid
         }
     }
 

@@ -13,9 +13,11 @@
 //! | `Link` / `Unlink` | adds / removes the sender in the receiver's link set |
 //! | `Monitor` / `Demonitor` | adds / removes the sender in `monitored_by` |
 //! | `Down` | becomes a [`Down`] message if the monitor is still active, else dropped |
+//! | `Alias` | its message is queued if the alias is still active, else dropped (Erlang's aliases, OTP 24) |
 //!
 //! Trap state is read when the signal is handled, not when it was sent.
 
+use crate::message::Msg;
 use crate::pid::{Pid, Ref};
 use crate::reason::Reason;
 
@@ -45,6 +47,12 @@ pub(crate) enum Signal {
         from: Pid,
         mref: Ref,
         reason: Reason,
+    },
+    /// A message sent to one of the receiver's aliases: a signal, so the receiver checks the
+    /// alias when it handles it, in order with everything else from the same sender.
+    Alias {
+        alias: Ref,
+        msg: Msg,
     },
 }
 

@@ -1,0 +1,1 @@
+//! `supervisor`: Erlang's supervisor and dynamic supervisor (in progress).
