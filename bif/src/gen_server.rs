@@ -327,6 +327,24 @@ impl<G: GenServer> Server<G> {
     }
 }
 
+/// Deactivates a call's alias and stops its monitor when the call ends, also when the caller
+/// drops the call's future before the reply (a `select`, say): a call leaks neither.
+struct CallGuard {
+    mref: Ref,
+    tag: Ref,
+}
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        // Unchecked: it never unwinds (a drop may run while the caller unwinds). Outside a
+        // process (the future dropped at shutdown) there is nothing to undo.
+        let _ = spam_vm::context::with_current_unchecked(|p| {
+            p.unalias(self.tag);
+            p.demonitor(self.mref, false); // no-op after the call's own demonitor
+        });
+    }
+}
+
 /// Why [`call`] (or [`stop`]) got no reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError {
@@ -423,6 +441,7 @@ pub async fn call_timeout<G: GenServer>(
     }
     let mref = monitor(pid);
     let tag = current("gen_server::call", |p| p.alias());
+    let _undo = CallGuard { mref, tag }; // also if this future is dropped mid-call
     send_async(pid, CallMsg { from: From::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
     let is_ours = move |m: &Msg| {
         m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag)
@@ -433,8 +452,8 @@ pub async fn call_timeout<G: GenServer>(
         // OTP's last look: a reply that raced the timer is still taken, before the alias goes.
         got = receive_match_timeout(is_ours, Duration::ZERO).await;
     }
-    current("gen_server::call", |p| p.unalias(tag)); // from here on, a late reply is dropped
     demonitor(mref, true);
+    drop(_undo); // unalias: from here on, a late reply is dropped
     let Some(m) = got else {
         return Err(CallError::Timeout);
     };
@@ -616,7 +635,11 @@ struct InitAck {
 /// ```
 pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<Server<G>, StartError> {
     let parent = self_pid();
-    let tag = crate::make_ref();
+    // The acknowledgement goes to an alias, so one that races an init timeout is dropped.
+    let tag = current("gen_server::start", |p| p.alias());
+    let ack = move |result: Result<(), StartError>| {
+        current("gen_server::start", |p| p.runtime().send_to_alias(parent, tag, InitAck { tag, result }))
+    };
     let name = opts.name.clone();
     let body = async move {
         // Tells the starter; a failed start frees the name first (OTP: the name is free when
@@ -625,12 +648,12 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
             if let Some(n) = &name {
                 let _ = crate::unregister(n);
             }
-            crate::send(parent, InitAck { tag, result: Err(result) });
+            ack(Err(result));
             exit_self(reason)
         };
         match Guarded(G::init(args)).await {
             Ok(Init::Ok(state, next)) => {
-                crate::send(parent, InitAck { tag, result: Ok(()) });
+                ack(Ok(()));
                 serve(state, parent, next).await
             }
             Ok(Init::Ignore) => fail(StartError::Ignored, Reason::Normal),
@@ -641,7 +664,12 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
     let mut spawn_opts = SpawnOpts::new().monitor();
     spawn_opts.link = opts.link;
     spawn_opts.name = opts.name.clone();
-    let (pid, mref) = match try_spawn_opt(body, spawn_opts) {
+    let spawned = try_spawn_opt(body, spawn_opts);
+    let unalias = move || current("gen_server::start", |p| p.unalias(tag));
+    if spawned.is_err() {
+        unalias();
+    }
+    let (pid, mref) = match spawned {
         Ok((pid, mref)) => (pid, mref.expect("spawned with a monitor")),
         Err(SpawnError::Register(RegisterError::NameTaken(n))) => {
             return Err(StartError::AlreadyStarted(whereis(&n).unwrap_or(Pid::UNDEFINED)))
@@ -655,6 +683,7 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
             || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
     };
     let got = receive_match_timeout(is_ours, opts.timeout.unwrap_or(INFINITY)).await;
+    unalias();
     demonitor(mref, true);
     let Some(m) = got else {
         // OTP: the half-started server is unlinked and killed.

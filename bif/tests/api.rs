@@ -830,3 +830,49 @@ fn receive_futures_hold_their_receive_once() {
         assert!(size <= 96, "{name}'s future is {size} bytes");
     }
 }
+
+/// A `gen_server::call` whose future is dropped before the reply (a `select` that took another
+/// branch) leaks nothing: its monitor is gone, and the reply, sent later, never arrives (its
+/// alias died with the call; docs/semantics.md rule 15).
+#[test]
+fn a_gen_server_call_dropped_mid_call_leaves_no_monitor_and_no_reply() {
+    use spam::gen_server::{self, CallResult, GenServer, Init};
+    use std::future::Future;
+    /// Replies when told to (a cast), so the call is pending while the caller drops it.
+    struct Later(Option<gen_server::From<u8>>);
+    impl GenServer for Later {
+        type Args = ();
+        type Call = ();
+        type Reply = u8;
+        type Cast = ();
+        async fn init(_: ()) -> Init<Self> {
+            Init::ok(Later(None))
+        }
+        async fn handle_call(&mut self, _: (), from: gen_server::From<u8>) -> CallResult<u8> {
+            self.0 = Some(from);
+            CallResult::noreply()
+        }
+        async fn handle_cast(&mut self, _: ()) -> gen_server::Next {
+            if let Some(from) = self.0.take() {
+                gen_server::reply(&from, 7);
+            }
+            gen_server::Next::Wait
+        }
+    }
+    vm().block_on(async {
+        let s = gen_server::start::<Later>(()).await.unwrap();
+        let mut call = Box::pin(gen_server::call(s, ()));
+        // Poll it once: the request is sent and the call waits; then drop it.
+        std::future::poll_fn(|cx| {
+            assert!(call.as_mut().poll(cx).is_pending());
+            std::task::Poll::Ready(())
+        })
+        .await;
+        drop(call);
+        assert!(process_info(self_pid()).unwrap().monitors.is_empty(), "the call's monitor leaked");
+        gen_server::cast(s, ()); // the server replies now, to the dead alias
+        gen_server::stop(s, Reason::Normal, gen_server::DEFAULT_TIMEOUT).await.unwrap();
+        // The reply was sent before the server's Down of the stop: had it come, it would be here.
+        assert!(receive_timeout(Duration::ZERO).await.is_none(), "a reply to a dropped call arrived");
+    });
+}

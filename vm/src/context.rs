@@ -54,9 +54,11 @@ pub fn with_current<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess>
     Ok(f(p))
 }
 
-/// [`with_current`] without the pending-exit check: for the VM's own clean-up in destructors.
+/// [`with_current`] without the pending-exit check, for clean-up in destructors (the VM's own, and
+/// the OTP behaviours'): it never unwinds, so it is safe while unwinding. Do not use it to act for
+/// a process that may be dead (its pending exit set).
 #[inline]
-pub(crate) fn with_current_unchecked<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
+pub fn with_current_unchecked<R>(f: impl FnOnce(&Process) -> R) -> Result<R, NotInProcess> {
     let p = CURRENT.with(|c| c.get());
     if p.is_null() {
         return Err(NotInProcess);
