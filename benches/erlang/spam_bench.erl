@@ -5,6 +5,7 @@
 %% Each run happens in a fresh driver process (its clock: erlang:monotonic_time). One line per case:
 %%   RESULT name=<case> sched=<n> checksum=<n> samples_ns=<t1,t2,..> peak_rss=<bytes> [bytes_per_proc=<n>]
 %% Warm-up runs are untimed; `checksum` is the value all runs agreed on, else `inconsistent`.
+%% The gencall case calls the gen_server of spam_bench_gen.erl, compiled alongside.
 -module(spam_bench).
 -export([main/1]).
 
@@ -137,6 +138,12 @@ bench(pairs, [P, N]) ->
            end) || _ <- lists:seq(1, P)],
     collect(pair, P, 0);
 
+bench(gencall, [N]) ->
+    {ok, Server} = gen_server:start(spam_bench_gen, [], []),
+    Sum = gencall(Server, 1, N, 0),
+    ok = gen_server:stop(Server),
+    Sum;
+
 bench(threadring, [A, H]) ->
     Self = self(),
     Pids = [spawn(fun() -> receive {next, Next} -> tr_loop(Self, Next) end end)
@@ -229,6 +236,10 @@ pong() ->
         {From, I} -> From ! {pong, I}, pong();
         stop -> ok
     end.
+
+%% gen_server call: gen_server:call/2, the default 5 s timeout (as SPAM's gen_server::call)
+gencall(_Server, I, N, Acc) when I > N -> Acc;
+gencall(Server, I, N, Acc) -> gencall(Server, I + 1, N, Acc + gen_server:call(Server, I)).
 
 %% thread ring
 tr_loop(Root, Next) ->

@@ -11,6 +11,7 @@ pub struct Sizes {
     pub fjcreate_n: Vec<u64>,
     pub pingpong_n: u64,
     pub pingpong_pairs: u64,
+    pub gencall_n: u64,
     pub threadring_n: u64,
     pub threadring_r: u64,
     pub ring_n: u64,
@@ -35,6 +36,7 @@ pub const SIZE_FLAGS: &[(&str, &str)] = &[
     ("--fjcreate-n", "fork-join create sizes, comma-separated"),
     ("--pingpong-n", "ping-pong round trips (shared by the pairs)"),
     ("--pingpong-pairs", "independent ping-pong pairs"),
+    ("--gencall-n", "gen_server calls (one caller, one server)"),
     ("--threadring-n", "ThreadRing actors"),
     ("--threadring-r", "ThreadRing token passes"),
     ("--ring-n", "processes in the once-around ring"),
@@ -61,6 +63,7 @@ impl Sizes {
             fjcreate_n: vec![40_000, 1_000_000],
             pingpong_n: 1_000_000,
             pingpong_pairs: 2 * cores as u64,
+            gencall_n: 1_000_000,
             threadring_n: 100,
             threadring_r: 100_000,
             ring_n: 1_000_000,
@@ -86,6 +89,7 @@ impl Sizes {
             skynet_n: 10_000,
             fjcreate_n: vec![2_000, 50_000],
             pingpong_n: 50_000,
+            gencall_n: 50_000,
             threadring_r: 5_000,
             ring_n: 50_000,
             fanin_n: 50_000,
@@ -110,6 +114,7 @@ impl Sizes {
             "--fjcreate-n" => self.fjcreate_n = list()?,
             "--pingpong-n" => self.pingpong_n = one()?,
             "--pingpong-pairs" => self.pingpong_pairs = one()?,
+            "--gencall-n" => self.gencall_n = one()?,
             "--threadring-n" => self.threadring_n = one()?,
             "--threadring-r" => self.threadring_r = one()?,
             "--ring-n" => self.ring_n = one()?,
@@ -142,6 +147,7 @@ impl Sizes {
             ("--memory-n", self.memory_n),
             ("--pingpong-n", self.pingpong_n),
             ("--pingpong-pairs", self.pingpong_pairs),
+            ("--gencall-n", self.gencall_n),
             ("--threadring-n", self.threadring_n),
             ("--threadring-r", self.threadring_r),
             ("--ring-n", self.ring_n),
@@ -206,8 +212,9 @@ USAGE: spam-benches [FLAGS]
 
   --quick              small sizes, 3 runs: the whole suite well within a minute (CI)
   --only A,B,..        run only these rows, benchmarks or families
-                       (memory, spawn, skynet, fjcreate, pingpong, ring, threadring, fanin,
-                        forkjoin, fjthrput, fib, many, big, chameneos, cpu, mandelbrot)
+                       (memory, spawn, skynet, fjcreate, pingpong, otp, gencall, ring,
+                        threadring, fanin, forkjoin, fjthrput, fib, many, big, chameneos, cpu,
+                        mandelbrot)
   --schedulers 1,2     scheduler counts of the sweep (default 1, 2, 4, .. and num_cpus)
   --runs N             timed runs per figure, the median is reported (default 5, quick 3)
   --warmup N           untimed runs before them (default 1)

@@ -1,5 +1,6 @@
-//! The Erlang/OTP side: compiles `erlang/spam_bench.erl`, runs it under `erl +S N:N`, parses its
-//! `RESULT` lines into [`Sample`]s.
+//! The Erlang/OTP side: compiles `erlang/spam_bench.erl` (and the gen_server module it calls,
+//! `erlang/spam_bench_gen.erl`), runs it under `erl +S N:N`, parses its `RESULT` lines into
+//! [`Sample`]s.
 
 use crate::harness::{Plan, Sample};
 use crate::suite::Case;
@@ -9,13 +10,16 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-/// The Erlang programs, embedded so the binary runs from anywhere.
-const SOURCE: &str = include_str!("../erlang/spam_bench.erl");
+/// The Erlang modules (file name, source), embedded so the binary runs from anywhere.
+const SOURCES: &[(&str, &str)] = &[
+    ("spam_bench.erl", include_str!("../erlang/spam_bench.erl")),
+    ("spam_bench_gen.erl", include_str!("../erlang/spam_bench_gen.erl")),
+];
 
 /// Up to this many processes may live at once in `erl` (Skynet and the ring hold over 1M).
 const MAX_PROCESSES: &str = "4194304";
 
-/// A compiled `spam_bench` module and the `erl` to run it with.
+/// The compiled `spam_bench` modules and the `erl` to run them with.
 pub struct Erlang {
     erl: PathBuf,
     beam_dir: PathBuf,
@@ -30,23 +34,25 @@ pub fn which(program: &str) -> Option<PathBuf> {
 }
 
 impl Erlang {
-    /// Compiles the module into `dir`. `Ok(None)` when Erlang is not installed.
+    /// Compiles the modules into `dir`. `Ok(None)` when Erlang is not installed.
     pub fn setup(dir: &Path) -> Result<Option<Erlang>, String> {
         let (Some(erl), Some(erlc)) = (which("erl"), which("erlc")) else {
             return Ok(None);
         };
         std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-        let src = dir.join("spam_bench.erl");
-        std::fs::write(&src, SOURCE).map_err(|e| format!("writing {}: {e}", src.display()))?;
-        let out =
-            Command::new(&erlc).arg("-o").arg(dir).arg(&src).output().map_err(|e| format!("running erlc: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "erlc failed on {}:\n{}{}",
-                src.display(),
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
+        for (name, source) in SOURCES {
+            let src = dir.join(name);
+            std::fs::write(&src, source).map_err(|e| format!("writing {}: {e}", src.display()))?;
+            let out =
+                Command::new(&erlc).arg("-o").arg(dir).arg(&src).output().map_err(|e| format!("running erlc: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "erlc failed on {}:\n{}{}",
+                    src.display(),
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
         }
         let version = Command::new(&erl)
             .args(["-noshell", "-eval"])

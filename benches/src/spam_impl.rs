@@ -5,6 +5,7 @@
 
 use crate::harness::{LiveHeap, Plan, Sample};
 use crate::suite::{self, Kind};
+use spam::gen_server::{self, CallResult, GenServer, Init};
 use spam::Pid;
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ async fn one(kind: &Kind) -> (u64, Option<f64>) {
         Kind::FjCreate { n } => fjcreate(n).await,
         Kind::PingPong { n, .. } => pingpong(n).await,
         Kind::PingPongPairs { pairs, n } => ping_pairs(pairs, n / pairs).await,
+        Kind::GenCall { n } => gencall(n).await,
         Kind::ThreadRing { actors, hops } => threadring(actors, hops).await,
         Kind::Ring { n } => ring(n).await,
         Kind::FanIn { producers, n } => fanin(producers, n).await,
@@ -168,6 +170,35 @@ async fn ping_pairs(pairs: u64, each: u64) -> u64 {
     for _ in 0..pairs {
         sum += spam::recv::<PairSum>().await.0;
     }
+    sum
+}
+
+/// The `gencall` server: replies to each call with the request + 1.
+struct Incr;
+
+impl GenServer for Incr {
+    type Args = ();
+    type Call = u64;
+    type Reply = u64;
+    type Cast = ();
+
+    async fn init(_: ()) -> Init<Self> {
+        Init::ok(Incr)
+    }
+    async fn handle_call(&mut self, i: u64, _from: gen_server::From<u64>) -> CallResult<u64> {
+        CallResult::reply(i + 1)
+    }
+}
+
+/// `n` calls `1..=n` to a fresh server (`gen_server::call`, OTP's default 5 s timeout, as
+/// Erlang's `gen_server:call/2`); the sum of the replies.
+async fn gencall(n: u64) -> u64 {
+    let server = gen_server::start::<Incr>(()).await.expect("gencall: start");
+    let mut sum = 0;
+    for i in 1..=n {
+        sum += gen_server::call(server, i).await.expect("gencall: call");
+    }
+    gen_server::stop(server, spam::Reason::Normal, gen_server::DEFAULT_TIMEOUT).await.expect("gencall: stop");
     sum
 }
 

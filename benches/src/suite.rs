@@ -21,6 +21,10 @@ pub enum Kind {
     PingPong { n: u64, across: bool },
     /// `pairs` independent ping-pong pairs sharing `n` round trips.
     PingPongPairs { pairs: u64, n: u64 },
+    /// OTP `gen_server:call`: `n` calls `1..=n` from the driver to a fresh server that replies
+    /// with the request + 1 (tokio: an mpsc request channel and a oneshot reply). Checksum: the
+    /// sum of the replies, `n(n+3)/2`.
+    GenCall { n: u64 },
     /// Savina ThreadRing: `actors` in a ring pass one token `hops` times.
     ThreadRing { actors: u64, hops: u64 },
     /// A ring of `n` processes built as a chain, the token goes around once (spawn included).
@@ -56,7 +60,7 @@ pub struct Case {
     pub name: String,
     /// The benchmark it belongs to, e.g. `fanin` (what `--only` matches, with `family`).
     pub bench: &'static str,
-    /// The suite section: spawn, pingpong, ring, fanin, forkjoin, many, cpu, memory.
+    /// The suite section: spawn, pingpong, otp, ring, fanin, forkjoin, many, cpu, memory.
     pub family: &'static str,
     /// What one operation is, for the report ("process", "round trip", ...).
     pub op: &'static str,
@@ -76,6 +80,7 @@ impl Case {
             Kind::FjCreate { .. } => ("fjcreate", "spawn", "process"),
             Kind::PingPong { .. } => ("pingpong", "pingpong", "round trip"),
             Kind::PingPongPairs { .. } => ("pingpong", "pingpong", "round trip"),
+            Kind::GenCall { .. } => ("gencall", "otp", "call"),
             Kind::ThreadRing { .. } => ("threadring", "ring", "hop"),
             Kind::Ring { .. } => ("ring", "ring", "process"),
             Kind::FanIn { .. } => ("fanin", "fanin", "message"),
@@ -109,6 +114,7 @@ impl Case {
             Kind::FjCreate { n } => vec![n],
             Kind::PingPong { n, across } => vec![n, across as u64],
             Kind::PingPongPairs { pairs, n } => vec![pairs, n],
+            Kind::GenCall { n } => vec![n],
             Kind::ThreadRing { actors, hops } => vec![actors, hops],
             Kind::Ring { n } => vec![n],
             Kind::FanIn { producers, n } => vec![producers, n],
@@ -138,6 +144,7 @@ impl Kind {
             // Every node of the tree is a process: n + n/10 + ... + 1.
             Kind::Skynet { n } => (10 * n - 1) / 9,
             Kind::Idle { n } | Kind::FjCreate { n } | Kind::PingPong { n, .. } | Kind::Ring { n } => n,
+            Kind::GenCall { n } => n,
             Kind::PingPongPairs { pairs, n } => pairs * (n / pairs),
             Kind::ThreadRing { hops, .. } => hops,
             Kind::FanIn { producers, n } => producers * n,
@@ -160,6 +167,8 @@ impl Kind {
                 let m = n / pairs;
                 pairs * (m * (m + 1) / 2)
             }
+            // Σ (i + 1) for i in 1..=n.
+            Kind::GenCall { n } => n * (n + 3) / 2,
             Kind::ThreadRing { hops, .. } => hops,
             Kind::FanIn { producers, n } => producers * n,
             Kind::FjThrput { actors, n } => actors * n,
@@ -186,6 +195,8 @@ pub fn cases(s: &Sizes, cores: usize) -> Vec<Case> {
     }
     let pairs = s.pingpong_pairs;
     v.push(Case::new(format!("pingpong-pairs{pairs}"), PingPongPairs { pairs, n }, Sched::Sweep));
+    // One caller, one server: a latency case like pingpong-same, at 1 scheduler.
+    v.push(Case::new("gencall", GenCall { n: s.gencall_n }, Sched::Fixed(1)));
     let (actors, hops) = (s.threadring_n, s.threadring_r);
     v.push(Case::new("threadring", ThreadRing { actors, hops }, Sched::Sweep));
     v.push(Case::new("ring", Ring { n: s.ring_n }, Sched::Sweep));
@@ -296,6 +307,8 @@ mod tests {
         assert_eq!(Kind::Skynet { n: 1_000_000 }.ops(), 1_111_111);
         assert_eq!(Kind::Fib { n: 25 }.expected(), 75_025);
         assert_eq!(Kind::Chameneos { creatures: 100, meetings: 200_000 }.expected(), 400_000);
+        assert_eq!(Kind::GenCall { n: 3 }.expected(), 2 + 3 + 4);
+        assert_eq!(Kind::GenCall { n: 1_000_000 }.expected(), 500_001_500_000);
     }
 
     #[test]

@@ -47,6 +47,7 @@ async fn one(kind: &Kind) -> (u64, Option<f64>) {
         Kind::FjCreate { n } => fjcreate(n).await,
         Kind::PingPong { n, .. } => pingpong(1, n).await,
         Kind::PingPongPairs { pairs, n } => ping_pairs(pairs, n / pairs).await,
+        Kind::GenCall { n } => gencall(n).await,
         Kind::ThreadRing { actors, hops } => threadring(actors, hops).await,
         Kind::Ring { n } => ring(n).await,
         Kind::FanIn { producers, n } => fanin(producers, n).await,
@@ -162,6 +163,25 @@ async fn ping_pairs(pairs: u64, each: u64) -> u64 {
     let mut sum = 0;
     for _ in 0..pairs {
         sum += rx.recv().await.expect("pair result");
+    }
+    sum
+}
+
+/// `n` requests `1..=n` to a fresh server task, the idiomatic tokio request/reply: each request
+/// carries a oneshot for its reply (the request + 1); the sum of the replies. The server ends
+/// when the driver drops its sender.
+async fn gencall(n: u64) -> u64 {
+    let (server, mut requests) = channel::<(u64, oneshot::Sender<u64>)>();
+    tokio::spawn(async move {
+        while let Some((i, reply)) = requests.recv().await {
+            let _ = reply.send(i + 1);
+        }
+    });
+    let mut sum = 0;
+    for i in 1..=n {
+        let (reply, answer) = oneshot::channel();
+        server.send((i, reply)).expect("gencall server alive");
+        sum += answer.await.expect("gencall reply");
     }
     sum
 }

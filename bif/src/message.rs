@@ -171,7 +171,10 @@ fn received(function: &'static str, r: Result<Option<Msg>, NotInProcess>) -> Opt
 }
 
 fn deadline(timeout: Duration) -> Option<Instant> {
-    // A timeout too far to represent waits forever.
+    // A timeout too far to represent waits forever (`Duration::MAX` without reading the clock).
+    if timeout == Duration::MAX {
+        return None;
+    }
     Instant::now().checked_add(timeout)
 }
 

@@ -5,6 +5,16 @@
 //! million pending timeouts cost memory, not threads. The thread sleeps on a condition variable
 //! until the earliest deadline, or until an earlier timer is inserted.
 //!
+//! # Waking the thread (`State::sleep`)
+//! Most timers are receive timeouts that are cancelled long before they fire (a `call` that got
+//! its reply): inserting one must not cost a cross-thread wake. So the thread records, under the
+//! lock, the deadline it sleeps until, and an insert notifies it only if the new deadline is
+//! earlier (or it sleeps with no timer at all). No wake is lost: the thread decides to sleep and
+//! records its deadline under the same lock an insert takes, so an insert either comes before
+//! that decision (and the thread sees the new timer) or after it (and sees the recorded deadline);
+//! a later deadline needs no wake, since the thread wakes at its own, earlier, one and looks again.
+//! A cancel never wakes it (at worst it wakes once for nothing).
+//!
 //! A timer's action may hold user values (the message of a `send_after`): firing, cancelling or
 //! dropping one at shutdown runs their destructors, each contained (`spam_scheduler::contain`),
 //! so a panicking destructor can neither kill the timer thread nor break a shutdown.
@@ -30,6 +40,9 @@ struct State {
     deadlines: HashMap<u64, Instant>,
     next_id: u64,
     shutdown: bool,
+    /// While the thread waits: `Some(Some(d))`, it wakes by itself at `d`; `Some(None)`, no timer
+    /// was pending and only a notify wakes it. `None` while it is awake or already notified.
+    sleep: Option<Option<Instant>>,
 }
 
 struct Inner {
@@ -73,11 +86,18 @@ impl Timers {
         }
         st.next_id += 1;
         let id = st.next_id;
-        let earliest = st.queue.keys().next().is_none_or(|&(d, _)| deadline < d);
+        let wake = match st.sleep {
+            Some(None) => true,
+            Some(Some(until)) => deadline < until,
+            None => false,
+        };
+        if wake {
+            st.sleep = None; // notified: later inserts need not notify again
+        }
         st.queue.insert((deadline, id), action);
         st.deadlines.insert(id, deadline);
         drop(st);
-        if earliest {
+        if wake {
             self.inner.cvar.notify_one();
         }
         TimerId(id)
@@ -174,10 +194,15 @@ fn run(inner: Arc<Inner>) {
                 }
                 match st.queue.keys().next() {
                     Some(&(d, _)) => {
+                        st.sleep = Some(Some(d));
                         inner.cvar.wait_for(&mut st, d.saturating_duration_since(now));
                     }
-                    None => inner.cvar.wait(&mut st),
+                    None => {
+                        st.sleep = Some(None);
+                        inner.cvar.wait(&mut st);
+                    }
                 }
+                st.sleep = None;
             }
         }
         for action in due.drain(..) {
