@@ -53,7 +53,7 @@
 //! - **No `sys` module**: `stop` sends an ordinary (typed, private) message, queued behind the
 //!   messages already sent, as OTP's system message is.
 //! - **Callback panics** are OTP's `error:R`: `terminate` runs with [`Reason::Panic`], then the
-//!   server exits with it. [`exit_self`](crate::exit_self) in a callback is OTP's `exit:R`.
+//!   server exits with it. [`exit_self`] in a callback is OTP's `exit:R`.
 
 use crate::process::current;
 use crate::{
@@ -778,8 +778,17 @@ async fn terminate<G: GenServer, R: Send + 'static>(state: &mut G, reason: Reaso
 }
 
 /// Polls a future inside `catch_unwind`: `Err(reason)` if it panicked or exited
-/// (`exit_self`); the unwind of a process killed meanwhile goes on unwinding.
-struct Guarded<F>(F);
+/// (`exit_self`); the unwind of a process killed meanwhile goes on unwinding. (Also the
+/// supervisor's guard around start functions.)
+pub(crate) struct Guarded<F>(pub(crate) F);
+
+/// The reason of a caught unwind; the unwind of a process already dead goes on unwinding.
+pub(crate) fn unwind_to_reason(payload: Box<dyn std::any::Any + Send>) -> Reason {
+    match spam_vm::process::unwind_reason(payload) {
+        Ok(reason) => reason,
+        Err(dead) => std::panic::resume_unwind(dead),
+    }
+}
 
 impl<F: Future> Future for Guarded<F> {
     type Output = Result<F::Output, Reason>;
@@ -789,10 +798,7 @@ impl<F: Future> Future for Guarded<F> {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
             Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
             Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => match spam_vm::process::unwind_reason(payload) {
-                Ok(reason) => Poll::Ready(Err(reason)),
-                Err(dead) => std::panic::resume_unwind(dead),
-            },
+            Err(payload) => Poll::Ready(Err(unwind_to_reason(payload))),
         }
     }
 }

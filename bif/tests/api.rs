@@ -876,3 +876,14 @@ fn a_gen_server_call_dropped_mid_call_leaves_no_monitor_and_no_reply() {
         assert!(receive_timeout(Duration::ZERO).await.is_none(), "a reply to a dropped call arrived");
     });
 }
+
+/// `send_after` with an "infinite" delay (`Duration::MAX`, `gen_server::INFINITY`) is a timer that
+/// never fires (clamped to a century), not an overflow panic in the caller.
+#[test]
+fn send_after_with_an_infinite_delay_never_fires_and_can_be_cancelled() {
+    vm().block_on(async {
+        let t = spam::send_after(Duration::MAX, self_pid(), "never");
+        assert!(receive_timeout(Duration::from_millis(5)).await.is_none());
+        assert!(spam::cancel_timer(t).is_some_and(|left| left > Duration::from_secs(3600)));
+    });
+}

@@ -401,7 +401,7 @@ impl Runtime {
         msg: T,
     ) -> crate::TimerId {
         let rt = RtPtr(self);
-        let deadline = std::time::Instant::now() + delay;
+        let deadline = crate::timer::deadline_after(delay);
         self.timers.call_at(
             deadline,
             Box::new(move || {
