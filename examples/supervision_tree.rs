@@ -24,7 +24,7 @@ impl GenServer for Worker {
         println!("  started {name:<6} as {}", spam::self_pid());
         Init::Ok(Worker(name), Next::Timeout(TICK))
     }
-    async fn handle_call(&mut self, _: (), _: gen_server::From<()>) -> CallResult<()> {
+    async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> {
         CallResult::reply(())
     }
     async fn terminate(&mut self, reason: &Reason) {

@@ -185,7 +185,7 @@ impl GenServer for Incr {
     async fn init(_: ()) -> Init<Self> {
         Init::ok(Incr)
     }
-    async fn handle_call(&mut self, i: u64, _from: gen_server::From<u64>) -> CallResult<u64> {
+    async fn handle_call(&mut self, i: u64, _from: gen_server::ReplyTo<u64>) -> CallResult<u64> {
         CallResult::reply(i + 1)
     }
 }

@@ -23,7 +23,7 @@
 //!     async fn init(start: u64) -> Init<Self> {
 //!         Init::ok(Counter(start))
 //!     }
-//!     async fn handle_call(&mut self, by: u64, _from: gen_server::From<u64>) -> CallResult<u64> {
+//!     async fn handle_call(&mut self, by: u64, _from: gen_server::ReplyTo<u64>) -> CallResult<u64> {
 //!         self.0 += by;
 //!         CallResult::reply(self.0)
 //!     }
@@ -45,9 +45,11 @@
 //! - **Errors are values.** [`call`] returns `Err(CallError)` where OTP's `gen_server:call`
 //!   exits the caller (`{timeout, ..}`, `{noproc, ..}`, `{Reason, ..}`, `calling_self`); the
 //!   caller decides whether to crash.
-//! - **Late replies never arrive.** As with OTP ≥ 24's aliases, a call's reply goes to an alias
-//!   of the caller that dies with the call, so a reply after a timeout is dropped by the VM; a
-//!   second reply to the same call is dropped too (OTP delivers it, rule G11).
+//! - **Nothing of a call outlives it.** As with OTP ≥ 24's aliases, a call's reply goes to an
+//!   alias of the caller that dies with the call, so a reply after a timeout is dropped by the
+//!   VM. SPAM goes further: when the call ends it also flushes what of it is already queued, so a
+//!   second reply to the same call (OTP delivers it, rule 5), a reply racing the timeout or the
+//!   server's `Down`, and a call abandoned mid-way (its future dropped) leave nothing behind.
 //! - **No hibernation** (Rust has no per-process heap to compact); the `hibernate` return and
 //!   `hibernate_after` have no equivalent.
 //! - **No `sys` module**: `stop` sends an ordinary (typed, private) message, queued behind the
@@ -96,7 +98,7 @@ pub trait GenServer: Sized + Send + 'static {
     fn handle_call(
         &mut self,
         request: Self::Call,
-        from: From<Self::Reply>,
+        from: ReplyTo<Self::Reply>,
     ) -> impl Future<Output = CallResult<Self::Reply>> + Send;
 
     /// Handles a [`cast`]. The default panics: a server that takes casts implements it.
@@ -195,25 +197,25 @@ impl<R> CallResult<R> {
 
 /// Where a call's reply goes: the caller and the alias of that one call. Pass a clone to
 /// another process to answer from there with [`reply`].
-pub struct From<R> {
+pub struct ReplyTo<R> {
     pid: Pid,
     tag: Ref,
     _reply: PhantomData<fn(R)>,
 }
 
-impl<R> Clone for From<R> {
+impl<R> Clone for ReplyTo<R> {
     fn clone(&self) -> Self {
-        From { pid: self.pid, tag: self.tag, _reply: PhantomData }
+        ReplyTo { pid: self.pid, tag: self.tag, _reply: PhantomData }
     }
 }
 
-impl<R> std::fmt::Debug for From<R> {
+impl<R> std::fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "From({}, {:?})", self.pid, self.tag)
+        write!(f, "ReplyTo({}, {:?})", self.pid, self.tag)
     }
 }
 
-impl<R> From<R> {
+impl<R> ReplyTo<R> {
     /// The calling process.
     pub fn pid(&self) -> Pid {
         self.pid
@@ -243,7 +245,7 @@ struct ReplyMsg<R> {
 ///     type Reply = u32;
 ///     type Cast = ();
 ///     async fn init(_: ()) -> Init<Self> { Init::ok(Deferred) }
-///     async fn handle_call(&mut self, n: u32, from: gen_server::From<u32>) -> CallResult<u32> {
+///     async fn handle_call(&mut self, n: u32, from: gen_server::ReplyTo<u32>) -> CallResult<u32> {
 ///         spam::spawn(async move { gen_server::reply(&from, n + 1) });
 ///         CallResult::noreply()
 ///     }
@@ -256,7 +258,7 @@ struct ReplyMsg<R> {
 /// });
 /// ```
 #[track_caller]
-pub fn reply<R: Send + 'static>(from: &From<R>, value: R) {
+pub fn reply<R: Send + 'static>(from: &ReplyTo<R>, value: R) {
     let (to, tag) = (from.pid, from.tag);
     current("gen_server::reply", |p| p.runtime().send_to_alias(to, tag, ReplyMsg { tag, value }))
 }
@@ -302,7 +304,7 @@ impl<G: GenServer> Server<G> {
     /// use spam::gen_server::{Server, GenServer};
     /// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
     /// #   async fn init(_: ()) -> spam::gen_server::Init<S> { spam::gen_server::Init::ok(S) }
-    /// #   async fn handle_call(&mut self, _: (), _: spam::gen_server::From<()>) -> spam::gen_server::CallResult<()> { spam::gen_server::CallResult::reply(()) } }
+    /// #   async fn handle_call(&mut self, _: (), _: spam::gen_server::ReplyTo<()>) -> spam::gen_server::CallResult<()> { spam::gen_server::CallResult::reply(()) } }
     /// let db: Server<S> = Server::named("db");
     /// # let _ = db;
     /// ```
@@ -327,20 +329,30 @@ impl<G: GenServer> Server<G> {
     }
 }
 
-/// Deactivates a call's alias and stops its monitor when the call ends, also when the caller
-/// drops the call's future before the reply (a `select`, say): a call leaks neither.
-struct CallGuard {
+/// Ends a call: deactivates its alias, stops its monitor, and flushes from the queue whatever
+/// of this call is there (a second reply, a reply that came with or after the server's `Down`,
+/// a reply that raced the timeout), so nothing of a call outlives it: OTP ≥ 24 drops such
+/// replies at the alias, and the one already queued is this call's too. Runs when the call
+/// returns and also when the caller drops the call's future mid-call (a `select`, say).
+struct CallGuard<R: 'static> {
     mref: Ref,
     tag: Ref,
+    _reply: PhantomData<fn(R)>,
 }
 
-impl Drop for CallGuard {
+impl<R: 'static> Drop for CallGuard<R> {
     fn drop(&mut self) {
-        // Unchecked: it never unwinds (a drop may run while the caller unwinds). Outside a
-        // process (the future dropped at shutdown) there is nothing to undo.
+        let (mref, tag) = (self.mref, self.tag);
+        // Unchecked and without `demonitor`'s flush: neither may unwind (a drop may run while
+        // the caller unwinds). Outside a process (the future dropped at shutdown) there is
+        // nothing to undo.
         let _ = spam_vm::context::with_current_unchecked(|p| {
-            p.unalias(self.tag);
-            p.demonitor(self.mref, false); // no-op after the call's own demonitor
+            p.unalias(tag); // from here on, the VM drops a reply to this call
+            p.demonitor(mref, false); // ... and its `Down`
+            p.flush_queued(|m| {
+                m.downcast_ref::<ReplyMsg<R>>().is_some_and(|r| r.tag == tag)
+                    || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
+            });
         });
     }
 }
@@ -373,7 +385,7 @@ impl std::error::Error for CallError {}
 
 /// A call on the wire.
 struct CallMsg<Q, R> {
-    from: From<R>,
+    from: ReplyTo<R>,
     request: Q,
 }
 
@@ -410,7 +422,7 @@ pub async fn call<G: GenServer>(server: Server<G>, request: G::Call) -> Result<G
 ///     type Reply = ();
 ///     type Cast = ();
 ///     async fn init(_: ()) -> Init<Self> { Init::ok(Slow) }
-///     async fn handle_call(&mut self, d: Duration, _: gen_server::From<()>) -> CallResult<()> {
+///     async fn handle_call(&mut self, d: Duration, _: gen_server::ReplyTo<()>) -> CallResult<()> {
 ///         spam::sleep(d).await;
 ///         CallResult::reply(())
 ///     }
@@ -441,8 +453,8 @@ pub async fn call_timeout<G: GenServer>(
     }
     let mref = monitor(pid);
     let tag = current("gen_server::call", |p| p.alias());
-    let _undo = CallGuard { mref, tag }; // also if this future is dropped mid-call
-    send_async(pid, CallMsg { from: From::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
+    let end = CallGuard::<G::Reply> { mref, tag, _reply: PhantomData }; // also if dropped mid-call
+    send_async(pid, CallMsg { from: ReplyTo::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
     let is_ours = move |m: &Msg| {
         m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag)
             || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
@@ -452,8 +464,7 @@ pub async fn call_timeout<G: GenServer>(
         // OTP's last look: a reply that raced the timer is still taken, before the alias goes.
         got = receive_match_timeout(is_ours, Duration::ZERO).await;
     }
-    demonitor(mref, true);
-    drop(_undo); // unalias: from here on, a late reply is dropped
+    drop(end); // nothing of this call arrives or stays after this
     let Some(m) = got else {
         return Err(CallError::Timeout);
     };
@@ -483,7 +494,7 @@ pub async fn call_timeout<G: GenServer>(
 ///     type Reply = u64;
 ///     type Cast = u64;
 ///     async fn init(_: ()) -> Init<Self> { Init::ok(Total(0)) }
-///     async fn handle_call(&mut self, _: (), _: gen_server::From<u64>) -> CallResult<u64> {
+///     async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<u64>) -> CallResult<u64> {
 ///         CallResult::reply(self.0)
 ///     }
 ///     async fn handle_cast(&mut self, n: u64) -> Next {
@@ -518,7 +529,7 @@ pub fn cast<G: GenServer>(server: Server<G>, msg: G::Cast) {
 /// use spam::gen_server::{self, CallError, CallResult, GenServer, Init};
 /// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
 /// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
-/// #   async fn handle_call(&mut self, _: (), _: gen_server::From<()>) -> CallResult<()> { CallResult::reply(()) } }
+/// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
 /// let vm = spam::Vm::new();
 /// vm.block_on(async {
 ///     let s = gen_server::start::<S>(()).await.unwrap();
@@ -533,6 +544,10 @@ pub async fn stop<G: GenServer>(server: Server<G>, reason: Reason, timeout: Dura
     };
     if pid == self_pid() {
         return Err(CallError::CallingSelf);
+    }
+    if !crate::is_alive(pid) {
+        // Dead already: `noproc` whatever the reason asked for (OTP 25), `Noproc` included.
+        return Err(CallError::Noproc);
     }
     let mref = monitor(pid);
     send_async(pid, StopMsg(reason.clone())).await;
@@ -560,6 +575,34 @@ pub struct StartOpts {
     /// Limit on `init`: past it the half-started server is killed and [`StartError::Timeout`]
     /// returned. `None` waits as long as `init` takes (OTP's default, `infinity`).
     pub timeout: Option<Duration>,
+}
+
+impl StartOpts {
+    /// No options: unlinked, unnamed, no init timeout.
+    ///
+    /// ```
+    /// use spam::gen_server::StartOpts;
+    /// let opts = StartOpts::new().link().name("db").timeout(std::time::Duration::from_secs(1));
+    /// assert!(opts.link && opts.name.as_deref() == Some("db") && opts.timeout.is_some());
+    /// ```
+    pub fn new() -> StartOpts {
+        StartOpts::default()
+    }
+    /// Sets [`StartOpts::link`].
+    pub fn link(mut self) -> StartOpts {
+        self.link = true;
+        self
+    }
+    /// Sets [`StartOpts::name`].
+    pub fn name(mut self, name: impl Into<String>) -> StartOpts {
+        self.name = Some(name.into());
+        self
+    }
+    /// Sets [`StartOpts::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> StartOpts {
+        self.timeout = Some(timeout);
+        self
+    }
 }
 
 /// Why a server did not start.
@@ -623,7 +666,7 @@ struct InitAck {
 /// use spam::gen_server::{self, CallResult, GenServer, Init, Server, StartError, StartOpts};
 /// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
 /// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
-/// #   async fn handle_call(&mut self, _: (), _: gen_server::From<()>) -> CallResult<()> { CallResult::reply(()) } }
+/// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
 /// let vm = spam::Vm::new();
 /// vm.block_on(async {
 ///     let opts = StartOpts { name: Some("s".into()), ..StartOpts::default() };
@@ -641,6 +684,7 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
         current("gen_server::start", |p| p.runtime().send_to_alias(parent, tag, InitAck { tag, result }))
     };
     let name = opts.name.clone();
+    let linked = opts.link;
     let body = async move {
         // Tells the starter; a failed start frees the name first (OTP: the name is free when
         // `start` returns ignore or an error), then exits.
@@ -654,6 +698,9 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
         match Guarded(G::init(args)).await {
             Ok(Init::Ok(state, next)) => {
                 ack(Ok(()));
+                // OTP: an unlinked server is its own parent (an exit from its starter is
+                // only a message to it).
+                let parent = if linked { parent } else { self_pid() };
                 serve(state, parent, next).await
             }
             Ok(Init::Ignore) => fail(StartError::Ignored, Reason::Normal),
@@ -766,7 +813,11 @@ async fn dispatch<G: GenServer>(state: &mut G, msg: Msg, parent: Pid) -> Next {
 
 /// OTP's stop: `terminate(reason)`, then the pending reply (for `{stop, R, Reply, S}`), then
 /// exit with `reason` (or with the panic of `terminate`).
-async fn terminate<G: GenServer, R: Send + 'static>(state: &mut G, reason: Reason, pending: Option<(From<R>, R)>) -> ! {
+async fn terminate<G: GenServer, R: Send + 'static>(
+    state: &mut G,
+    reason: Reason,
+    pending: Option<(ReplyTo<R>, R)>,
+) -> ! {
     let done = Guarded(state.terminate(&reason)).await;
     if let Some((from, value)) = pending {
         reply(&from, value);

@@ -30,7 +30,7 @@
 //!         spam::register("counter").unwrap();
 //!         Init::ok(Counter(0))
 //!     }
-//!     async fn handle_call(&mut self, by: u64, _: gen_server::From<u64>) -> CallResult<u64> {
+//!     async fn handle_call(&mut self, by: u64, _: gen_server::ReplyTo<u64>) -> CallResult<u64> {
 //!         if by == 0 {
 //!             spam::exit_self(spam::Reason::other("zero")); // the counter crashes...
 //!         }
@@ -419,7 +419,7 @@ impl ChildSpec {
     ///     type Reply = u32;
     ///     type Cast = ();
     ///     async fn init(_: ()) -> Init<Self> { Init::ok(Echo) }
-    ///     async fn handle_call(&mut self, n: u32, _: gen_server::From<u32>) -> CallResult<u32> {
+    ///     async fn handle_call(&mut self, n: u32, _: gen_server::ReplyTo<u32>) -> CallResult<u32> {
     ///         CallResult::reply(n)
     ///     }
     /// }
@@ -455,7 +455,7 @@ impl ChildSpec {
     ///     type Reply = &'static str;
     ///     type Cast = ();
     ///     async fn init(_: ()) -> Init<Self> { Init::ok(Db) }
-    ///     async fn handle_call(&mut self, _: (), _: gen_server::From<&'static str>) -> CallResult<&'static str> {
+    ///     async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<&'static str>) -> CallResult<&'static str> {
     ///         CallResult::reply("pong")
     ///     }
     /// }
@@ -727,7 +727,7 @@ impl<A: Send + 'static> DynamicSpec<A> {
     ///     type Reply = String;
     ///     type Cast = ();
     ///     async fn init(user: String) -> Init<Self> { Init::ok(Session(user)) }
-    ///     async fn handle_call(&mut self, _: (), _: gen_server::From<String>) -> CallResult<String> {
+    ///     async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<String>) -> CallResult<String> {
     ///         CallResult::reply(self.0.clone())
     ///     }
     /// }
@@ -764,7 +764,7 @@ impl<A: Send + 'static> DynamicSpec<A> {
     ///         spam::sleep(d).await;
     ///         Init::ok(Slow)
     ///     }
-    ///     async fn handle_call(&mut self, _: (), _: gen_server::From<()>) -> CallResult<()> {
+    ///     async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> {
     ///         CallResult::reply(())
     ///     }
     /// }
@@ -1893,7 +1893,7 @@ impl GenServer for SupServer {
         Init::ok(SupServer { flags, restarts: VecDeque::new(), children })
     }
 
-    async fn handle_call(&mut self, request: Request, _from: gen_server::From<Response>) -> CallResult<Response> {
+    async fn handle_call(&mut self, request: Request, _from: gen_server::ReplyTo<Response>) -> CallResult<Response> {
         let response = match request {
             Request::WhichChildren => Response::Children(self.which_children()),
             Request::CountChildren => Response::Counts(self.count_children()),

@@ -839,7 +839,7 @@ fn a_gen_server_call_dropped_mid_call_leaves_no_monitor_and_no_reply() {
     use spam::gen_server::{self, CallResult, GenServer, Init};
     use std::future::Future;
     /// Replies when told to (a cast), so the call is pending while the caller drops it.
-    struct Later(Option<gen_server::From<u8>>);
+    struct Later(Option<gen_server::ReplyTo<u8>>);
     impl GenServer for Later {
         type Args = ();
         type Call = ();
@@ -848,7 +848,7 @@ fn a_gen_server_call_dropped_mid_call_leaves_no_monitor_and_no_reply() {
         async fn init(_: ()) -> Init<Self> {
             Init::ok(Later(None))
         }
-        async fn handle_call(&mut self, _: (), from: gen_server::From<u8>) -> CallResult<u8> {
+        async fn handle_call(&mut self, _: (), from: gen_server::ReplyTo<u8>) -> CallResult<u8> {
             self.0 = Some(from);
             CallResult::noreply()
         }

@@ -73,7 +73,7 @@ impl GenServer for Worker {
     async fn init(_: ()) -> Init<Self> {
         Init::ok(Worker)
     }
-    async fn handle_call(&mut self, _: (), _: gen_server::From<()>) -> CallResult<()> {
+    async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> {
         CallResult::reply(())
     }
     async fn handle_cast(&mut self, reason: Reason) -> Next {
@@ -1143,9 +1143,15 @@ fn one_for_all() {
 /// retry restart all, until the intensity stops the supervisor.
 #[test]
 fn one_for_all_escalation() {
-    run(async {
+    escalation(Strategy::OneForAll);
+}
+
+/// The escalation cases of `one_for_all` and `rest_for_one`: child2's restarts always fail, so
+/// killing child1 (restarting both) ends with the supervisor over its intensity.
+fn escalation(strategy: Strategy) {
+    run(async move {
         trap_exit(true);
-        let sup = supervisor::start_link(flags(Strategy::OneForAll, 4, HOUR), vec![]).await.unwrap();
+        let sup = supervisor::start_link(flags(strategy, 4, HOUR), vec![]).await.unwrap();
         let cpid1 = sup.start_child(worker("child1")).await.unwrap().unwrap();
         let (child2, _) = worker_failing_restarts("child2");
         let cpid2 = sup.start_child(child2).await.unwrap().unwrap();
@@ -1218,18 +1224,7 @@ fn rest_for_one() {
 /// `rest_for_one`.
 #[test]
 fn rest_for_one_escalation() {
-    run(async {
-        trap_exit(true);
-        let sup = supervisor::start_link(flags(Strategy::RestForOne, 4, HOUR), vec![]).await.unwrap();
-        let cpid1 = sup.start_child(worker("child1")).await.unwrap().unwrap();
-        let (child2, _) = worker_failing_restarts("child2");
-        let cpid2 = sup.start_child(child2).await.unwrap().unwrap();
-        let m2 = monitor(cpid2);
-        let sup_pid = sup.pid().unwrap();
-        terminate(cpid1, other("abnormal")).await;
-        assert_eq!(down(m2).await, Reason::Shutdown);
-        check_exit_shutdown(sup_pid).await;
-    });
+    escalation(Strategy::RestForOne);
 }
 
 /// `rest_for_one_other_child_fails_restart` — rules 31, 42: under `rest_for_one` the retry

@@ -337,6 +337,36 @@ impl Process {
         }
     }
 
+    /// Removes from the queue every received-but-not-taken message for which `pred` is true (a
+    /// flush, as `demonitor(.., flush)` does for a `Down`); returns how many. Their destructors
+    /// run after the queue is put back, each contained. `pred` must not call process functions.
+    /// Never unwinds: usable in destructors.
+    pub fn flush_queued(&self, mut pred: impl FnMut(&Msg) -> bool) -> usize {
+        let removed: Vec<Msg> = self.with_private(|p| {
+            if !p.save.iter().any(&mut pred) {
+                return Vec::new();
+            }
+            let mut removed = Vec::new();
+            let mut kept = VecDeque::with_capacity(p.save.len());
+            for m in p.save.drain(..) {
+                if pred(&m) {
+                    removed.push(m);
+                } else {
+                    kept.push_back(m);
+                }
+            }
+            p.save = kept;
+            p.removals += removed.len() as u64;
+            removed
+        });
+        let n = removed.len();
+        if n > 0 {
+            self.publish_queue_len();
+            spam_scheduler::contain::drop_each(removed);
+        }
+        n
+    }
+
     /// Erlang's `alias()`: a new active alias of this process (messages sent to it with
     /// [`Runtime::send_to_alias`] are received until [`Process::unalias`]).
     pub fn alias(&self) -> Ref {
