@@ -337,6 +337,8 @@ impl<G: GenServer> Server<G> {
 struct CallGuard<R: 'static> {
     mref: Ref,
     tag: Ref,
+    /// The queue's end when the call began: nothing of the call can be before it.
+    mark: spam_vm::process::QueueMark,
     _reply: PhantomData<fn(R)>,
 }
 
@@ -349,7 +351,7 @@ impl<R: 'static> Drop for CallGuard<R> {
         let _ = spam_vm::context::with_current_unchecked(|p| {
             p.unalias(tag); // from here on, the VM drops a reply to this call
             p.demonitor(mref, false); // ... and its `Down`
-            p.flush_queued(|m| {
+            p.flush_queued(Some(self.mark), |m| {
                 m.downcast_ref::<ReplyMsg<R>>().is_some_and(|r| r.tag == tag)
                     || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
             });
@@ -394,6 +396,17 @@ struct CastMsg<C>(C);
 
 /// `stop` on the wire.
 struct StopMsg(Reason);
+
+/// A selective receive for a reply tagged with a fresh reference: the messages queued before
+/// it cannot match, so it skips them (`Receive::skip_queued`). `pred` calls no process function.
+async fn receive_after_queued(pred: impl FnMut(&Msg) -> bool + Unpin, timeout: Duration) -> Option<Msg> {
+    let deadline = if timeout == INFINITY { None } else { std::time::Instant::now().checked_add(timeout) };
+    let r = current("gen_server::call", |p| spam_vm::Receive::new_trusted(pred, deadline).skip_queued(p));
+    match r.await {
+        Ok(m) => m,
+        Err(_) => crate::process::outside("gen_server::call"),
+    }
+}
 
 /// Calls `server` with the default 5 s timeout ([`DEFAULT_TIMEOUT`]); see [`call_timeout`].
 ///
@@ -451,18 +464,19 @@ pub async fn call_timeout<G: GenServer>(
     if pid == me {
         return Err(CallError::CallingSelf);
     }
+    let mark = current("gen_server::call", |p| p.queue_mark());
     let mref = monitor(pid);
     let tag = current("gen_server::call", |p| p.alias());
-    let end = CallGuard::<G::Reply> { mref, tag, _reply: PhantomData }; // also if dropped mid-call
+    let end = CallGuard::<G::Reply> { mref, tag, mark, _reply: PhantomData }; // also if dropped mid-call
     send_async(pid, CallMsg { from: ReplyTo::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
     let is_ours = move |m: &Msg| {
         m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag)
             || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
     };
-    let mut got = receive_match_timeout(is_ours, timeout).await;
+    let mut got = receive_after_queued(is_ours, timeout).await;
     if got.is_none() {
         // OTP's last look: a reply that raced the timer is still taken, before the alias goes.
-        got = receive_match_timeout(is_ours, Duration::ZERO).await;
+        got = receive_after_queued(is_ours, Duration::ZERO).await;
     }
     drop(end); // nothing of this call arrives or stays after this
     let Some(m) = got else {

@@ -337,26 +337,35 @@ impl Process {
         }
     }
 
+    /// Where the queue ends now, for [`Process::flush_queued`]: messages queued before it were
+    /// there before whatever the caller is about to start.
+    pub fn queue_mark(&self) -> QueueMark {
+        self.with_private(|pv| QueueMark { len: pv.save.len(), removals: pv.removals })
+    }
+
     /// Removes from the queue every received-but-not-taken message for which `pred` is true (a
-    /// flush, as `demonitor(.., flush)` does for a `Down`); returns how many. Their destructors
-    /// run after the queue is put back, each contained. `pred` must not call process functions.
-    /// Never unwinds: usable in destructors.
-    pub fn flush_queued(&self, mut pred: impl FnMut(&Msg) -> bool) -> usize {
-        let removed: Vec<Msg> = self.with_private(|p| {
-            if !p.save.iter().any(&mut pred) {
+    /// flush, as `demonitor(.., flush)` does for a `Down`); returns how many. With `since`, only
+    /// messages queued after that mark are looked at (each removal since the mark moves the
+    /// start one place back, so the window stays sound). Their destructors run after the queue
+    /// is put back, each contained. `pred` must not call process functions. Never unwinds:
+    /// usable in destructors.
+    pub fn flush_queued(&self, since: Option<QueueMark>, mut pred: impl FnMut(&Msg) -> bool) -> usize {
+        let removed: Vec<Msg> = self.with_private(|pv| {
+            let start = since.map_or(0, |m| m.len.saturating_sub((pv.removals - m.removals) as usize));
+            let start = start.min(pv.save.len());
+            if !pv.save.range(start..).any(&mut pred) {
                 return Vec::new();
             }
             let mut removed = Vec::new();
-            let mut kept = VecDeque::with_capacity(p.save.len());
-            for m in p.save.drain(..) {
+            let tail: Vec<Msg> = pv.save.drain(start..).collect();
+            for m in tail {
                 if pred(&m) {
                     removed.push(m);
                 } else {
-                    kept.push_back(m);
+                    pv.save.push_back(m);
                 }
             }
-            p.save = kept;
-            p.removals += removed.len() as u64;
+            pv.removals += removed.len() as u64;
             removed
         });
         let n = removed.len();
@@ -387,6 +396,13 @@ impl Process {
         // Our own mailbox is closed only by our own exit, which has not started (we are running).
         let _ = self.mailbox.push(OwnedNode::signal(sig));
     }
+}
+
+/// A position in a process's queue ([`Process::queue_mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct QueueMark {
+    len: usize,
+    removals: u64,
 }
 
 /// The `ext` lock guard, with `Ext` known to be allocated.
