@@ -145,6 +145,11 @@ pub enum Next {
 
 impl Next {
     /// [`Next::Continue`] with `value`.
+    ///
+    /// ```
+    /// use spam::gen_server::Next;
+    /// assert!(matches!(Next::cont("step 2"), Next::Continue(m) if m.is::<&str>()));
+    /// ```
     pub fn cont<T: Send + 'static>(value: T) -> Next {
         Next::Continue(Msg::new(value))
     }
@@ -169,6 +174,11 @@ pub enum Init<S> {
 
 impl<S> Init<S> {
     /// Started with `state`, waiting for messages (OTP `{ok, S}`).
+    ///
+    /// ```
+    /// use spam::gen_server::{Init, Next};
+    /// assert!(matches!(Init::ok(7u8), Init::Ok(7, Next::Wait)));
+    /// ```
     pub fn ok(state: S) -> Init<S> {
         Init::Ok(state, Next::Wait)
     }
@@ -186,10 +196,20 @@ pub enum CallResult<R> {
 
 impl<R> CallResult<R> {
     /// Replies `value` and waits for the next message (OTP `{reply, R, S}`).
+    ///
+    /// ```
+    /// use spam::gen_server::{CallResult, Next};
+    /// assert!(matches!(CallResult::reply(1u8), CallResult::Reply(1, Next::Wait)));
+    /// ```
     pub fn reply(value: R) -> CallResult<R> {
         CallResult::Reply(value, Next::Wait)
     }
     /// No reply now (OTP `{noreply, S}`): answer later with [`reply`].
+    ///
+    /// ```
+    /// use spam::gen_server::{CallResult, Next};
+    /// assert!(matches!(CallResult::<u8>::noreply(), CallResult::NoReply(Next::Wait)));
+    /// ```
     pub fn noreply() -> CallResult<R> {
         CallResult::NoReply(Next::Wait)
     }
@@ -217,6 +237,27 @@ impl<R> std::fmt::Debug for ReplyTo<R> {
 
 impl<R> ReplyTo<R> {
     /// The calling process.
+    ///
+    /// ```
+    /// use spam::gen_server::{self, CallResult, GenServer, Init};
+    /// /// Answers with the caller's pid.
+    /// struct Who;
+    /// impl GenServer for Who {
+    ///     type Args = ();
+    ///     type Call = ();
+    ///     type Reply = spam::Pid;
+    ///     type Cast = ();
+    ///     async fn init(_: ()) -> Init<Self> { Init::ok(Who) }
+    ///     async fn handle_call(&mut self, _: (), from: gen_server::ReplyTo<spam::Pid>) -> CallResult<spam::Pid> {
+    ///         CallResult::reply(from.pid())
+    ///     }
+    /// }
+    /// let vm = spam::Vm::new();
+    /// vm.block_on(async {
+    ///     let s = gen_server::start::<Who>(()).await.unwrap();
+    ///     assert_eq!(gen_server::call(s, ()).await, Ok(spam::self_pid()));
+    /// });
+    /// ```
     pub fn pid(&self) -> Pid {
         self.pid
     }
@@ -313,6 +354,19 @@ impl<G: GenServer> Server<G> {
     }
 
     /// The server at `pid` (the caller promises it runs `G`).
+    ///
+    /// ```
+    /// # use spam::gen_server::{self, CallResult, GenServer, Init};
+    /// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
+    /// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
+    /// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
+    /// use spam::gen_server::Server;
+    /// let vm = spam::Vm::new();
+    /// vm.block_on(async {
+    ///     let pid = gen_server::start::<S>(()).await.unwrap().pid().unwrap();
+    ///     assert_eq!(gen_server::call(Server::<S>::from_pid(pid), ()).await, Ok(()));
+    /// });
+    /// ```
     pub const fn from_pid(pid: Pid) -> Server<G> {
         Server { target: Target::Pid(pid), _server: PhantomData }
     }
@@ -321,6 +375,20 @@ impl<G: GenServer> Server<G> {
     ///
     /// # Panics
     /// Outside a process, for a server by name.
+    ///
+    /// ```
+    /// # use spam::gen_server::{self, CallResult, GenServer, Init};
+    /// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
+    /// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
+    /// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
+    /// use spam::gen_server::Server;
+    /// let vm = spam::Vm::new();
+    /// vm.block_on(async {
+    ///     let s = gen_server::start::<S>(()).await.unwrap();
+    ///     assert!(s.pid().is_some_and(spam::is_alive));
+    ///     assert_eq!(Server::<S>::named("nobody").pid(), None);
+    /// });
+    /// ```
     pub fn pid(self) -> Option<Pid> {
         match self.target {
             Target::Pid(p) => Some(p),
@@ -412,6 +480,18 @@ async fn receive_after_queued(pred: impl FnMut(&Msg) -> bool + Unpin, timeout: D
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// # use spam::gen_server::{self, CallResult, GenServer, Init};
+/// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
+/// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
+/// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
+/// let vm = spam::Vm::new();
+/// vm.block_on(async {
+///     let s = gen_server::start::<S>(()).await.unwrap();
+///     assert_eq!(gen_server::call(s, ()).await, Ok(()));
+/// });
+/// ```
 pub async fn call<G: GenServer>(server: Server<G>, request: G::Call) -> Result<G::Reply, CallError> {
     call_timeout(server, request, DEFAULT_TIMEOUT).await
 }
@@ -603,16 +683,30 @@ impl StartOpts {
         StartOpts::default()
     }
     /// Sets [`StartOpts::link`].
+    ///
+    /// ```
+    /// assert!(spam::gen_server::StartOpts::new().link().link);
+    /// ```
     pub fn link(mut self) -> StartOpts {
         self.link = true;
         self
     }
     /// Sets [`StartOpts::name`].
+    ///
+    /// ```
+    /// assert_eq!(spam::gen_server::StartOpts::new().name("db").name.as_deref(), Some("db"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> StartOpts {
         self.name = Some(name.into());
         self
     }
     /// Sets [`StartOpts::timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = spam::gen_server::StartOpts::new().timeout(Duration::from_secs(1));
+    /// assert_eq!(opts.timeout, Some(Duration::from_secs(1)));
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> StartOpts {
         self.timeout = Some(timeout);
         self
@@ -649,6 +743,18 @@ impl std::error::Error for StartError {}
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// # use spam::gen_server::{self, CallResult, GenServer, Init};
+/// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
+/// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
+/// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
+/// let vm = spam::Vm::new();
+/// vm.block_on(async {
+///     let s = gen_server::start::<S>(()).await.unwrap(); // init has run
+///     assert!(s.pid().is_some());
+/// });
+/// ```
 pub async fn start<G: GenServer>(args: G::Args) -> Result<Server<G>, StartError> {
     start_opts(args, StartOpts::default()).await
 }
@@ -659,6 +765,19 @@ pub async fn start<G: GenServer>(args: G::Args) -> Result<Server<G>, StartError>
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// # use spam::gen_server::{self, CallResult, GenServer, Init};
+/// # struct S; impl GenServer for S { type Args = (); type Call = (); type Reply = (); type Cast = ();
+/// #   async fn init(_: ()) -> Init<S> { Init::ok(S) }
+/// #   async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> { CallResult::reply(()) } }
+/// let vm = spam::Vm::new();
+/// vm.block_on(async {
+///     let s = gen_server::start_link::<S>(()).await.unwrap();
+///     let info = spam::process_info(spam::self_pid()).unwrap();
+///     assert_eq!(info.links, vec![s.pid().unwrap()]);
+/// });
+/// ```
 pub async fn start_link<G: GenServer>(args: G::Args) -> Result<Server<G>, StartError> {
     start_opts(args, StartOpts { link: true, ..StartOpts::default() }).await
 }
