@@ -59,8 +59,8 @@
 
 use crate::process::current;
 use crate::{
-    demonitor, exit, exit_self, monitor, receive, receive_match_timeout, receive_timeout, self_pid, send_async,
-    try_send, try_spawn_opt, unlink, whereis, Down, Exit, Msg, Pid, Reason, Ref, RegisterError, SpawnError, SpawnOpts,
+    exit, exit_self, monitor, receive, receive_match_timeout, receive_timeout, self_pid, send_async, try_send,
+    try_spawn_opt, unlink, whereis, Down, Exit, Msg, Pid, Reason, Ref, RegisterError, SpawnError, SpawnOpts,
 };
 use std::future::Future;
 use std::marker::PhantomData;
@@ -397,31 +397,41 @@ impl<G: GenServer> Server<G> {
     }
 }
 
-/// Ends a call: deactivates its alias, stops its monitor, and flushes from the queue whatever
-/// of this call is there (a second reply, a reply that came with or after the server's `Down`,
-/// a reply that raced the timeout), so nothing of a call outlives it: OTP ≥ 24 drops such
-/// replies at the alias, and the one already queued is this call's too. Runs when the call
-/// returns and also when the caller drops the call's future mid-call (a `select`, say).
-struct CallGuard<R: 'static> {
+/// Ends a request (a `call`, `stop` or `start`): deactivates its alias, stops its monitor, and
+/// flushes from the queue whatever of it is there (for a call: a second reply, a reply that came
+/// with or after the server's `Down`, a reply that raced the timeout), so nothing of a request
+/// outlives it: OTP ≥ 24 drops such replies at the alias, and the one already queued is this
+/// request's too. Runs when the request returns and also when the caller drops its future
+/// mid-way (a `select`, say).
+struct Undo<F: FnMut(&Msg) -> bool> {
     mref: Ref,
-    tag: Ref,
-    /// The queue's end when the call began: nothing of the call can be before it.
+    alias: Option<Ref>,
+    /// The queue's end when the request began: nothing of it can be before.
     mark: spam_vm::process::QueueMark,
-    _reply: PhantomData<fn(R)>,
+    /// This request's answers (besides the monitor's `Down`).
+    answer: F,
 }
 
-impl<R: 'static> Drop for CallGuard<R> {
+impl<F: FnMut(&Msg) -> bool> Undo<F> {
+    fn new(mref: Ref, alias: Option<Ref>, mark: spam_vm::process::QueueMark, answer: F) -> Self {
+        Undo { mref, alias, mark, answer }
+    }
+}
+
+impl<F: FnMut(&Msg) -> bool> Drop for Undo<F> {
     fn drop(&mut self) {
-        let (mref, tag) = (self.mref, self.tag);
+        let mref = self.mref;
         // Unchecked and without `demonitor`'s flush: neither may unwind (a drop may run while
         // the caller unwinds). Outside a process (the future dropped at shutdown) there is
         // nothing to undo.
         let _ = spam_vm::context::with_current_unchecked(|p| {
-            p.unalias(tag); // from here on, the VM drops a reply to this call
-            p.demonitor(mref, false); // ... and its `Down`
+            if let Some(a) = self.alias {
+                p.unalias(a); // from here on, the VM drops an answer to it
+            }
+            p.demonitor(mref, false); // ... and the monitor's `Down`
+            let answer = &mut self.answer;
             p.flush_queued(Some(self.mark), |m| {
-                m.downcast_ref::<ReplyMsg<R>>().is_some_and(|r| r.tag == tag)
-                    || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
+                answer(m) || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
             });
         });
     }
@@ -547,7 +557,8 @@ pub async fn call_timeout<G: GenServer>(
     let mark = current("gen_server::call", |p| p.queue_mark());
     let mref = monitor(pid);
     let tag = current("gen_server::call", |p| p.alias());
-    let end = CallGuard::<G::Reply> { mref, tag, mark, _reply: PhantomData }; // also if dropped mid-call
+    let is_reply = move |m: &Msg| m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag);
+    let end = Undo::new(mref, Some(tag), mark, is_reply); // also if dropped mid-call
     send_async(pid, CallMsg { from: ReplyTo::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
     let is_ours = move |m: &Msg| {
         m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag)
@@ -643,7 +654,9 @@ pub async fn stop<G: GenServer>(server: Server<G>, reason: Reason, timeout: Dura
         // Dead already: `noproc` whatever the reason asked for (OTP 25), `Noproc` included.
         return Err(CallError::Noproc);
     }
+    let mark = current("gen_server::stop", |p| p.queue_mark());
     let mref = monitor(pid);
+    let _end = Undo::new(mref, None, mark, |_| false); // also if dropped mid-way
     send_async(pid, StopMsg(reason.clone())).await;
     let down = receive_match_timeout(move |m| m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref), timeout);
     match down.await.map(|m| m.downcast::<Down>()) {
@@ -651,10 +664,7 @@ pub async fn stop<G: GenServer>(server: Server<G>, reason: Reason, timeout: Dura
         Some(Ok(d)) if d.reason == Reason::Noproc => Err(CallError::Noproc),
         Some(Ok(d)) => Err(CallError::Exit(d.reason)),
         Some(Err(_)) => unreachable!("matched a Down"),
-        None => {
-            demonitor(mref, true);
-            Err(CallError::Timeout)
-        }
+        None => Err(CallError::Timeout),
     }
 }
 
@@ -811,6 +821,7 @@ struct InitAck {
 /// ```
 pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<Server<G>, StartError> {
     let parent = self_pid();
+    let mark = current("gen_server::start", |p| p.queue_mark());
     // The acknowledgement goes to an alias, so one that races an init timeout is dropped.
     let tag = current("gen_server::start", |p| p.alias());
     let ack = move |result: Result<(), StartError>| {
@@ -845,9 +856,8 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
     spawn_opts.link = opts.link;
     spawn_opts.name = opts.name.clone();
     let spawned = try_spawn_opt(body, spawn_opts);
-    let unalias = move || current("gen_server::start", |p| p.unalias(tag));
     if spawned.is_err() {
-        unalias();
+        current("gen_server::start", |p| p.unalias(tag));
     }
     let (pid, mref) = match spawned {
         Ok((pid, mref)) => (pid, mref.expect("spawned with a monitor")),
@@ -862,9 +872,10 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
         m.downcast_ref::<InitAck>().is_some_and(|a| a.tag == tag)
             || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
     };
+    let is_ack = move |m: &Msg| m.downcast_ref::<InitAck>().is_some_and(|a| a.tag == tag);
+    let end = Undo::new(mref, Some(tag), mark, is_ack); // also if dropped mid-init
     let got = receive_match_timeout(is_ours, opts.timeout.unwrap_or(INFINITY)).await;
-    unalias();
-    demonitor(mref, true);
+    drop(end);
     let Some(m) = got else {
         // OTP: the half-started server is unlinked and killed.
         unlink(pid);

@@ -1992,7 +1992,13 @@ impl SupServer {
             return Err(ChildError::Badarg);
         };
         let t = &d.template;
-        let Ok((fut, again)) = (t.start)(arg) else {
+        // A start function (or the argument's `clone`) that panics when called is a failed
+        // start, as OTP catches the start call (rules 39, 43), never a supervisor crash.
+        let started = match catch_unwind(AssertUnwindSafe(|| (t.start)(arg))) {
+            Ok(started) => started,
+            Err(payload) => return Err(start_failed(crate::gen_server::unwind_to_reason(payload))),
+        };
+        let Ok((fut, again)) = started else {
             return Err(ChildError::Badarg);
         };
         match crate::gen_server::Guarded(fut).await.unwrap_or_else(Err) {
