@@ -121,7 +121,7 @@ async fn forever() {
 
 /// A child that does nothing until killed.
 fn idle(id: &str) -> ChildSpec {
-    ChildSpec::spawn_link(id, || forever())
+    ChildSpec::spawn_link(id, forever)
 }
 
 /// A child whose starts are counted.
