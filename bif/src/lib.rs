@@ -32,6 +32,9 @@
 //!   past the process limit ([`try_spawn_opt`]).
 //! - **The rules** (signal order, links, monitors, exit reasons, the registry) are Erlang's,
 //!   written down in the repository's `docs/semantics.md`, with the performance contract.
+//! - **OTP behaviours**: [`gen_server`] (typed generic servers: `call`, `cast`, deferred
+//!   replies, `stop`) and [`supervisor`] (supervision trees and dynamic supervisors), following
+//!   OTP 25's rules (`docs/otp-semantics.md`).
 //! - **The guide**: [`guide`] (request/reply with timeouts, supervision, map-reduce, timers,
 //!   bounded mailboxes, exits and `panic = "abort"`, naming processes).
 #![deny(missing_docs)]
