@@ -9,6 +9,8 @@
 //! that must run next to a spinning process are spawned from the test thread with `Vm::spawn`
 //! (the global queue) instead.
 
+mod common;
+use common::{epoch, gave_up, slowdown, within};
 use spam::{
     demonitor, link, monitor, processes, receive, receive_match, receive_match_timeout, receive_timeout, recv,
     register, self_pid, send, send_after, send_async, spawn, spawn_blocking, spawn_link, spawn_monitor, spawn_opt,
@@ -16,7 +18,7 @@ use spam::{
     SpawnError, SpawnOpts, Vm,
 };
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -31,51 +33,9 @@ const LIMIT: u64 = 60;
 const WAIT_BASE: Duration = Duration::from_secs(20);
 const ZERO: Duration = Duration::ZERO;
 
-/// Bumped each time a watchdog fires: spin loops in processes watch it and give up, so a hung
-/// scenario does not keep burning a core for the tests after it.
-static GAVE_UP: AtomicU64 = AtomicU64::new(0);
-
-fn epoch() -> u64 {
-    GAVE_UP.load(SeqCst)
-}
-
-fn gave_up(since: u64) -> bool {
-    GAVE_UP.load(SeqCst) != since
-}
-
-/// Runs `f` on its own thread; fails with "lost wake-up / hang" if it does not finish in `secs`.
-/// A panic in `f` is re-raised here.
-fn within<T: Send + 'static>(secs: u64, what: &'static str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = std::thread::Builder::new()
-        .name(format!("scenario: {what}"))
-        .spawn(move || {
-            let r = f();
-            let _ = tx.send(());
-            r
-        })
-        .expect("spawn the scenario thread");
-    match rx.recv_timeout(Duration::from_secs(secs * slowdown())) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            GAVE_UP.fetch_add(1, SeqCst);
-            panic!("lost wake-up / hang: `{what}` did not finish within {secs} s");
-        }
-    }
-}
-
-/// Watchdogs are multiplied by `SPAM_TEST_SLOWDOWN` (default 1): under valgrind, which runs the
-/// code some 50 times slower and one thread at a time, set it to 20 or so.
-fn slowdown() -> u64 {
-    std::env::var("SPAM_TEST_SLOWDOWN").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
-}
-
 /// One wait's bound, `WAIT_BASE` times the slowdown.
 fn wait() -> Duration {
-    WAIT_BASE * slowdown() as u32
+    WAIT_BASE * slowdown()
 }
 
 /// Polls `cond` (1 ms apart) until it holds; fails after `wait()`. A watchdog, not a timing test.

@@ -15,6 +15,8 @@
 //! things so that it would already be queued (messages from one sender arrive in order; a
 //! server's messages precede its `Down`; a later call's reply follows an earlier late reply).
 
+mod common;
+use common::{slowdown, within};
 use spam::gen_server::{
     self, CallError, CallResult, GenServer, Init, Next, Server, StartError, StartOpts, Timeout, DEFAULT_TIMEOUT,
     INFINITY,
@@ -26,8 +28,6 @@ use spam::{
 };
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::sync::mpsc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -40,14 +40,6 @@ const LIMIT: u64 = 60;
 const ZERO: Duration = Duration::ZERO;
 const LONG: Duration = Duration::from_secs(3600);
 
-/// How many watchdogs fired so far in this test binary (named in the failure message).
-static GAVE_UP: AtomicU64 = AtomicU64::new(0);
-
-/// Watchdogs and waits are multiplied by `SPAM_TEST_SLOWDOWN` (default 1), for valgrind & co.
-fn slowdown() -> u32 {
-    std::env::var("SPAM_TEST_SLOWDOWN").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1)
-}
-
 /// Upper bound on one wait for something that must come (an event, a `Down`): reached only
 /// when the behaviour under test is broken, so the failure names what was missing.
 fn wait() -> Duration {
@@ -56,30 +48,6 @@ fn wait() -> Duration {
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
-}
-
-/// Runs `f` on its own thread; fails with "lost wake-up / hang" if it does not finish in `secs`.
-/// A panic in `f` is re-raised here.
-fn within<T: Send + 'static>(secs: u64, what: &'static str, f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = std::thread::Builder::new()
-        .name(format!("scenario: {what}"))
-        .spawn(move || {
-            let r = f();
-            let _ = tx.send(());
-            r
-        })
-        .expect("spawn the scenario thread");
-    match rx.recv_timeout(Duration::from_secs(secs * u64::from(slowdown()))) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            let n = GAVE_UP.fetch_add(1, SeqCst) + 1;
-            panic!("lost wake-up / hang: `{what}` did not finish within {secs} s (watchdog #{n})");
-        }
-    }
 }
 
 /// Runs `fut` as the root process of a fresh 4-scheduler VM, under the watchdog.

@@ -7,7 +7,9 @@
 //! suites do not reach. No assertion depends on timing: every scenario runs under a 60 s watchdog thread, and
 //! the waits inside it only bound something that must come.
 
-use spam::gen_server::{self, CallError, CallResult, GenServer, Init, Next, Server, StartOpts};
+mod common;
+use common::{within, Worker};
+use spam::gen_server::{self, CallError, CallResult, GenServer, Init, Server, StartOpts};
 use spam::supervisor::{
     self, ChildError, ChildPid, ChildSpec, DynamicSpec, DynamicSupervisor, Shutdown, Strategy, SupFlags, Supervisor,
 };
@@ -17,7 +19,7 @@ use spam::{
 };
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------------
@@ -30,22 +32,9 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// The watchdog on a whole scenario.
 const WATCHDOG_SECS: u64 = 60;
 
-/// Runs `fut` as the root process of a fresh 4-scheduler VM on its own thread; fails if it does
-/// not finish within the watchdog, and re-raises its panic.
+/// Runs `fut` as the root process of a fresh 4-scheduler VM, under the watchdog.
 fn run<T: Send + 'static>(what: &'static str, fut: impl Future<Output = T> + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = std::thread::spawn(move || {
-        let v = Vm::builder().schedulers(4).build().block_on(fut);
-        let _ = tx.send(());
-        v
-    });
-    match rx.recv_timeout(Duration::from_secs(WATCHDOG_SECS)) {
-        Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => match h.join() {
-            Ok(v) => v,
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hang: `{what}` did not finish within {WATCHDOG_SECS} s"),
-    }
+    within(WATCHDOG_SECS, what, move || Vm::builder().schedulers(4).build().block_on(fut))
 }
 
 fn other(s: &'static str) -> Reason {
@@ -130,25 +119,6 @@ fn counted(id: &str, starts: Arc<AtomicUsize>) -> ChildSpec {
         starts.fetch_add(1, SeqCst);
         async { Ok(Some(spawn_link(forever()))) }
     })
-}
-
-/// A gen_server that stops with the reason cast to it.
-struct Worker;
-
-impl GenServer for Worker {
-    type Args = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Reason;
-    async fn init(_: ()) -> Init<Self> {
-        Init::ok(Worker)
-    }
-    async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> {
-        CallResult::reply(())
-    }
-    async fn handle_cast(&mut self, reason: Reason) -> Next {
-        Next::Stop(reason)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,7 +23,9 @@
 //! measures process memory), `code_change*`, `simple_global_supervisor` (no global names),
 //! `faulty_application_shutdown` (no applications).
 
-use spam::gen_server::{self, CallError, CallResult, GenServer, Init, Next, Server};
+mod common;
+use common::Worker;
+use spam::gen_server::{self, CallError, Server};
 use spam::supervisor::{
     self, AutoShutdown, ChildCounts, ChildError, ChildPid, ChildSpec, ChildType, DynamicSpec, DynamicSupervisor,
     Restart, Shutdown, StartResult, Strategy, SupFlags, SupStartError, Supervisor,
@@ -60,25 +62,6 @@ fn other(s: &'static str) -> Reason {
 /// OTP's `{Strategy, Intensity, Period}`.
 fn flags(strategy: Strategy, intensity: u32, period: Duration) -> SupFlags {
     SupFlags::new(strategy).intensity(intensity).period(period)
-}
-
-/// OTP's `supervisor_1`: a gen_server child that stops with the reason cast to it.
-struct Worker;
-
-impl GenServer for Worker {
-    type Args = ();
-    type Call = ();
-    type Reply = ();
-    type Cast = Reason;
-    async fn init(_: ()) -> Init<Self> {
-        Init::ok(Worker)
-    }
-    async fn handle_call(&mut self, _: (), _: gen_server::ReplyTo<()>) -> CallResult<()> {
-        CallResult::reply(())
-    }
-    async fn handle_cast(&mut self, reason: Reason) -> Next {
-        Next::Stop(reason)
-    }
 }
 
 /// A permanent gen_server worker with a 1 s shutdown (OTP's `{Id, {supervisor_1, start_child,
