@@ -1097,6 +1097,22 @@ async fn call(target: Target, request: Request) -> Result<Response, CallError> {
     gen_server::call_timeout(target.server(), request, INFINITY).await
 }
 
+/// A call answered with the child a start or restart started (`what` names the API function).
+async fn call_started(target: Target, what: &str, request: Request) -> Result<Option<Pid>, ChildError> {
+    match call(target, request).await? {
+        Response::Started(r) => r,
+        r => unreachable!("{what} answered {r:?}"),
+    }
+}
+
+/// A call answered with the outcome of a terminate or delete (`what` names the API function).
+async fn call_done(target: Target, what: &str, request: Request) -> Result<(), ChildError> {
+    match call(target, request).await? {
+        Response::Done(r) => r,
+        r => unreachable!("{what} answered {r:?}"),
+    }
+}
+
 impl Supervisor {
     /// The supervisor registered as `name` (started with [`StartOpts::name`]), looked up at
     /// each call.
@@ -1214,10 +1230,7 @@ impl Supervisor {
     /// });
     /// ```
     pub async fn start_child(self, spec: ChildSpec) -> Result<Option<Pid>, ChildError> {
-        match call(self.target, Request::StartChild(spec)).await? {
-            Response::Started(r) => r,
-            r => unreachable!("start_child answered {r:?}"),
-        }
+        call_started(self.target, "start_child", Request::StartChild(spec)).await
     }
 
     /// Stops the child `id` as its [`Shutdown`] says (rule 40; OTP `terminate_child/2`). Its
@@ -1240,10 +1253,7 @@ impl Supervisor {
     /// });
     /// ```
     pub async fn terminate_child(self, id: &str) -> Result<(), ChildError> {
-        match call(self.target, Request::TerminateChild(id.to_string())).await? {
-            Response::Done(r) => r,
-            r => unreachable!("terminate_child answered {r:?}"),
-        }
+        call_done(self.target, "terminate_child", Request::TerminateChild(id.to_string())).await
     }
 
     /// Starts again a child that has no process (rule 40; OTP `restart_child/2`); does not
@@ -1267,10 +1277,7 @@ impl Supervisor {
     /// });
     /// ```
     pub async fn restart_child(self, id: &str) -> Result<Option<Pid>, ChildError> {
-        match call(self.target, Request::RestartChild(id.to_string())).await? {
-            Response::Started(r) => r,
-            r => unreachable!("restart_child answered {r:?}"),
-        }
+        call_started(self.target, "restart_child", Request::RestartChild(id.to_string())).await
     }
 
     /// Deletes the spec of a child that has no process (rule 40; OTP `delete_child/2`).
@@ -1294,10 +1301,7 @@ impl Supervisor {
     /// });
     /// ```
     pub async fn delete_child(self, id: &str) -> Result<(), ChildError> {
-        match call(self.target, Request::DeleteChild(id.to_string())).await? {
-            Response::Done(r) => r,
-            r => unreachable!("delete_child answered {r:?}"),
-        }
+        call_done(self.target, "delete_child", Request::DeleteChild(id.to_string())).await
     }
 
     /// Stops the supervisor with reason `Normal` after it has stopped its children, newest
@@ -1449,10 +1453,7 @@ impl<A: Clone + Send + 'static> DynamicSupervisor<A> {
     /// });
     /// ```
     pub async fn start_child(self, arg: A) -> Result<Option<Pid>, ChildError> {
-        match call(self.target, Request::StartDynamic(Box::new(arg))).await? {
-            Response::Started(r) => r,
-            r => unreachable!("start_child answered {r:?}"),
-        }
+        call_started(self.target, "start_child", Request::StartDynamic(Box::new(arg))).await
     }
 
     /// Stops the child `pid` as the template's [`Shutdown`] says and forgets it (rule 40). `Ok`
@@ -1476,10 +1477,7 @@ impl<A: Clone + Send + 'static> DynamicSupervisor<A> {
     /// });
     /// ```
     pub async fn terminate_child(self, pid: Pid) -> Result<(), ChildError> {
-        match call(self.target, Request::TerminatePid(pid)).await? {
-            Response::Done(r) => r,
-            r => unreachable!("terminate_child answered {r:?}"),
-        }
+        call_done(self.target, "terminate_child", Request::TerminatePid(pid)).await
     }
 
     /// Its children, newest first, with no ids (OTP `which_children/1`).
