@@ -478,7 +478,7 @@ struct StopMsg(Reason);
 /// A selective receive for a reply tagged with a fresh reference: the messages queued before
 /// it cannot match, so it skips them (`Receive::skip_queued`). `pred` calls no process function.
 async fn receive_after_queued(pred: impl FnMut(&Msg) -> bool + Unpin, timeout: Duration) -> Option<Msg> {
-    let deadline = if timeout == INFINITY { None } else { std::time::Instant::now().checked_add(timeout) };
+    let deadline = crate::message::deadline(timeout);
     let r = current("gen_server::call", |p| spam_vm::Receive::new_trusted(pred, deadline).skip_queued(p));
     match r.await {
         Ok(m) => m,

@@ -170,8 +170,9 @@ fn received(function: &'static str, r: Result<Option<Msg>, NotInProcess>) -> Opt
     }
 }
 
-fn deadline(timeout: Duration) -> Option<Instant> {
-    // A timeout too far to represent waits forever (`Duration::MAX` without reading the clock).
+/// The instant a wait of `timeout` ends, `None` for no end: a timeout too far to represent waits
+/// forever (`Duration::MAX`, `gen_server::INFINITY`, without reading the clock).
+pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
     if timeout == Duration::MAX {
         return None;
     }

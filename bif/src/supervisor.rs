@@ -2323,8 +2323,8 @@ async fn terminate_dynamic_children(d: &mut Dynamic) {
     let pids: HashSet<Pid> = waiting.values().copied().collect();
     let tag = crate::make_ref();
     let timer = match how {
-        // A timeout too far to represent is infinity (`send_after` cannot arm it).
-        Shutdown::Timeout(t) if !waiting.is_empty() && Instant::now().checked_add(t).is_some() => {
+        // A timeout too far to represent is infinity: no kill timer.
+        Shutdown::Timeout(t) if !waiting.is_empty() && crate::message::deadline(t).is_some() => {
             Some(send_after(t, self_pid(), KillTimer(tag)))
         }
         _ => None,

@@ -3,7 +3,7 @@
 use crate::process::{current, outside};
 use crate::Dest;
 use spam_vm::{Msg, Receive};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A pending [`send_after`] timer, for [`cancel_timer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,7 +26,7 @@ pub struct TimerRef(spam_vm::TimerId);
 /// });
 /// ```
 pub async fn sleep(d: Duration) {
-    let r = Receive::new_trusted(|_: &Msg| false, Instant::now().checked_add(d)).await;
+    let r = Receive::new_trusted(|_: &Msg| false, crate::message::deadline(d)).await;
     if r.is_err() {
         outside("sleep");
     }
