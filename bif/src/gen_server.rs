@@ -90,6 +90,11 @@ pub trait GenServer: Sized + Send + 'static {
     /// The messages of [`cast`] (`()` if the server takes none).
     type Cast: Send + 'static;
 
+    /// The behaviour's name, shown by `process_info` and the observer (`"gen_server"`; the
+    /// supervisor, built on this trait, says `"supervisor"`).
+    #[doc(hidden)]
+    const BEHAVIOUR: &'static str = "gen_server";
+
     /// Runs in the new server process before [`start`] returns: the state, or why not.
     fn init(args: Self::Args) -> impl Future<Output = Init<Self>> + Send;
 
@@ -301,7 +306,7 @@ struct ReplyMsg<R> {
 #[track_caller]
 pub fn reply<R: Send + 'static>(from: &ReplyTo<R>, value: R) {
     let (to, tag) = (from.pid, from.tag);
-    current("gen_server::reply", |p| p.runtime().send_to_alias(to, tag, ReplyMsg { tag, value }))
+    current("gen_server::reply", |p| p.send_to_alias(to, tag, ReplyMsg { tag, value }))
 }
 
 /// A server: by pid, or by registered name (resolved at each use, so it follows a restarted
@@ -825,7 +830,7 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
     // The acknowledgement goes to an alias, so one that races an init timeout is dropped.
     let tag = current("gen_server::start", |p| p.alias());
     let ack = move |result: Result<(), StartError>| {
-        current("gen_server::start", |p| p.runtime().send_to_alias(parent, tag, InitAck { tag, result }))
+        current("gen_server::start", |p| p.send_to_alias(parent, tag, InitAck { tag, result }))
     };
     let name = opts.name.clone();
     let linked = opts.link;
@@ -839,6 +844,7 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
             ack(Err(result));
             exit_self(reason)
         };
+        current("gen_server::start", |p| p.set_behaviour(G::BEHAVIOUR, Some(parent)));
         match Guarded(G::init(args)).await {
             Ok(Init::Ok(state, next)) => {
                 ack(Ok(()));

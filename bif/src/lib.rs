@@ -43,9 +43,11 @@
 mod addr;
 pub mod gen_server;
 mod message;
+mod observer;
 mod process;
 pub mod supervisor;
 mod timer;
+mod trace;
 mod vm;
 
 #[doc = include_str!("../../docs/guide.md")]
@@ -63,7 +65,8 @@ pub use message::{
 };
 pub use process::{
     demonitor, exit, exit_self, is_alive, link, make_ref, monitor, process_info, processes, register, register_pid,
-    self_pid, spawn, spawn_link, spawn_monitor, spawn_opt, trap_exit, try_spawn_opt, unlink, unregister, whereis,
+    self_pid, set_label, spawn, spawn_link, spawn_monitor, spawn_opt, trap_exit, try_spawn_opt, unlink, unregister,
+    whereis,
 };
 pub use spam_scheduler::budget::YieldNow;
 pub use spam_scheduler::{BlockingError, WorkerStats};
@@ -71,7 +74,9 @@ pub use spam_vm::{
     Down, Exit, LinkError, Msg, Pid, ProcessInfo, ProcessStatus, Reason, Ref, RegisterError, SendError, SpawnError,
     SpawnOpts, UserReason,
 };
+pub use spam_vm::{Trace, TraceEvent, TraceFlags};
 pub use timer::{cancel_timer, send_after, sleep, TimerRef};
+pub use trace::{trace, trace_info};
 pub use vm::{Vm, VmBuilder};
 
 use process::current;

@@ -37,16 +37,6 @@ impl<'a> From<&'a String> for Dest<'a> {
     }
 }
 
-fn resolve<T>(p: &Process, dest: Dest<'_>, msg: T) -> Result<(Pid, T), SendError<T>> {
-    match dest {
-        Dest::Pid(pid) => Ok((pid, msg)),
-        Dest::Name(n) => match p.runtime().whereis(n) {
-            Some(pid) => Ok((pid, msg)),
-            None => Err(SendError::NotRegistered(n.to_string(), msg)),
-        },
-    }
-}
-
 /// [`try_send`], naming `function` if called outside a process.
 #[inline]
 #[track_caller]
@@ -54,8 +44,10 @@ pub(crate) fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>,
     current(function, |p| {
         spam_scheduler::budget::consume(1);
         p.bump_reductions(1);
-        let (pid, msg) = resolve(p, dest, msg)?;
-        p.runtime().send_message(pid, msg)
+        match dest {
+            Dest::Pid(pid) => p.send(pid, msg),
+            Dest::Name(n) => p.send_named(n, msg),
+        }
     })
 }
 

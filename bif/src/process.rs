@@ -320,6 +320,27 @@ pub fn process_info(pid: Pid) -> Option<ProcessInfo> {
     current("process_info", |p| p.runtime().process_info(pid))
 }
 
+/// Labels the calling process (OTP 27's `proc_lib:set_label/1`): free text that
+/// [`process_info`] and the observer show next to its pid, to tell apart processes without a
+/// registered name. Replaces the previous label.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// let vm = spam::Vm::builder().schedulers(1).build();
+/// vm.block_on(async {
+///     spam::set_label("connection 42");
+///     let info = spam::process_info(spam::self_pid()).unwrap();
+///     assert_eq!(info.label.as_deref(), Some("connection 42"));
+/// });
+/// ```
+#[track_caller]
+pub fn set_label(label: impl Into<String>) {
+    let label = label.into();
+    current("set_label", |p| p.set_label(label))
+}
+
 /// Links the caller and `pid` (Erlang `link/1`): when either exits abnormally, the other gets
 /// the exit signal. Linking to a dead `pid` gives [`LinkError::Noproc`] if the caller does not
 /// trap exits; if it does, `Ok` and an [`Exit`](crate::Exit) with [`Reason::Noproc`] arrives.

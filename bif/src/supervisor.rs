@@ -1866,6 +1866,7 @@ struct SupServer {
 }
 
 impl GenServer for SupServer {
+    const BEHAVIOUR: &'static str = "supervisor";
     type Args = InitArgs;
     type Call = Request;
     type Reply = Response;

@@ -2,6 +2,7 @@
 
 use spam_scheduler::WorkerStats;
 use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SendError, SpawnError, SpawnOpts};
+use crate::observer::Observer;
 use std::future::Future;
 use std::sync::{mpsc, Arc, Mutex};
 
@@ -9,6 +10,9 @@ use std::sync::{mpsc, Arc, Mutex};
 #[derive(Debug, Clone, Default)]
 pub struct VmBuilder {
     config: Config,
+    /// Where the observer listens, if on, and whether the program asked for it (or only the
+    /// `SPAM_OBSERVER` environment variable did).
+    observer: Option<(String, bool)>,
 }
 
 impl VmBuilder {
@@ -54,16 +58,63 @@ impl VmBuilder {
         self.config.max_blocking_threads = n.max(1);
         self
     }
-    /// Starts the VM: its scheduler threads and its timer thread.
+    /// Serves the observer, a live web page of the VM's processes and schedulers and its JSON
+    /// API (`docs/observer.md`), on `addr` while the VM runs: `"127.0.0.1:0"` picks a free
+    /// loopback port ([`Vm::observer_addr`] tells it), a bare port (`"4000"`, `":4000"`) means
+    /// loopback too; another interface only when written out. Off by default, and then it costs
+    /// nothing. [`Vm::builder`] turns it on when the environment has `SPAM_OBSERVER=ADDR`
+    /// (`SPAM_OBSERVER=1`: loopback, any port); this call wins over that.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).observer("127.0.0.1:0").build();
+    /// let addr = vm.observer_addr().unwrap();
+    /// assert!(addr.ip().is_loopback());
+    /// ```
+    pub fn observer(mut self, addr: impl Into<String>) -> Self {
+        self.observer = Some((addr.into(), true));
+        self
+    }
+
+    /// Starts the VM: its scheduler threads and its timer thread (and the observer's, if on).
+    ///
+    /// # Panics
+    /// If [`VmBuilder::observer`] was called and its address cannot be bound (the message names
+    /// it; use [`VmBuilder::try_build`] to handle that). An address that only `SPAM_OBSERVER`
+    /// gave is not worth a panic: the VM starts without the observer and says why on stderr.
     ///
     /// ```
     /// let vm = spam::Vm::builder().schedulers(2).build();
     /// assert_eq!(vm.schedulers(), 2);
     /// ```
     pub fn build(self) -> Vm {
+        let fallback = self.clone();
+        match self.try_build() {
+            Ok(vm) => vm,
+            Err(e) => match fallback.observer {
+                Some((addr, false)) => {
+                    eprintln!("spam: SPAM_OBSERVER={addr}: cannot serve the observer there ({e}); running without it");
+                    VmBuilder { observer: None, ..fallback }.build()
+                }
+                addr => panic!("spam: cannot serve the observer on {:?}: {e}", addr.map(|a| a.0)),
+            },
+        }
+    }
+
+    /// As [`VmBuilder::build`], but an observer address that cannot be bound is an error.
+    ///
+    /// ```
+    /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = taken.local_addr().unwrap().to_string();
+    /// assert!(spam::Vm::builder().schedulers(1).observer(addr).try_build().is_err());
+    /// ```
+    pub fn try_build(self) -> std::io::Result<Vm> {
         let rt = Box::new(Runtime::new(self.config));
         rt.install_maintenance();
-        Vm { rt: std::mem::ManuallyDrop::new(rt) }
+        let mut vm = Vm { rt: std::mem::ManuallyDrop::new(rt), observer: None };
+        if let Some((addr, _)) = &self.observer {
+            vm.observer = Some(Observer::start(&vm.rt, addr)?);
+        }
+        Ok(vm)
     }
 }
 
@@ -74,27 +125,34 @@ impl VmBuilder {
 /// poll it is part of, so it is finished, and the VM freed, on a new thread.
 pub struct Vm {
     rt: std::mem::ManuallyDrop<Box<Runtime>>,
+    /// Reads `rt` from its own threads: stopped (joined) before `rt` is freed.
+    observer: Option<Observer>,
 }
 
 impl Drop for Vm {
     fn drop(&mut self) {
         // SAFETY: taken once, here; `self.rt` is not used again.
         let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.rt) };
+        let observer = self.observer.take();
         if !rt.on_own_thread() {
+            drop(observer); // its threads read `rt`: joined first
             drop(rt); // shuts down and waits for it
             return;
         }
         rt.begin_shutdown(); // workers leave after their current polls; the drop does the rest
-        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some(rt)));
+        let slot = std::sync::Arc::new(std::sync::Mutex::new(Some((observer, rt))));
         let theirs = slot.clone();
         let spawned = std::thread::Builder::new().name("spam-drop".into()).spawn(move || {
-            let rt = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
-            drop(rt);
+            if let Some((observer, rt)) = theirs.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                drop(observer);
+                drop(rt);
+            }
         });
         if spawned.is_err() {
-            // No thread to free it on: leaking it is the only sound choice left.
-            if let Some(rt) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                std::mem::forget(rt);
+            // No thread to free it on: leaking it is the only sound choice left (the observer
+            // too: its threads may still read the runtime).
+            if let Some(both) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                std::mem::forget(both);
             }
         }
     }
@@ -124,7 +182,20 @@ impl Vm {
     /// # drop(vm);
     /// ```
     pub fn builder() -> VmBuilder {
-        VmBuilder { config: Config { schedulers: num_cpus::get().max(1), ..Config::default() } }
+        VmBuilder {
+            config: Config { schedulers: num_cpus::get().max(1), ..Config::default() },
+            observer: crate::observer::from_env().map(|a| (a, false)),
+        }
+    }
+
+    /// Where the observer listens, if it is on ([`VmBuilder::observer`]).
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).observer("127.0.0.1:0").build();
+    /// println!("observer at http://{}/", vm.observer_addr().unwrap());
+    /// ```
+    pub fn observer_addr(&self) -> Option<std::net::SocketAddr> {
+        self.observer.as_ref().map(Observer::addr)
     }
 
     /// Refuses to block a thread the VM itself needs (see `# Panics` of `run` and `block_on`).
@@ -343,5 +414,21 @@ impl Vm {
     /// ```
     pub fn shutdown(&self) {
         self.rt.shutdown();
+    }
+
+    /// [`trace`](crate::trace) from outside any process: sets `pid`'s trace flags and tracer
+    /// (empty flags stop tracing); `false` if `pid` is not alive.
+    ///
+    /// ```
+    /// use spam::{TraceEvent, TraceFlags};
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let worker = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// let tracer = vm.spawn(async { loop { let _ = spam::recv::<TraceEvent>().await; } }).unwrap();
+    /// assert!(vm.trace(worker, TraceFlags::RECEIVE | TraceFlags::PROCS, tracer));
+    /// vm.send(worker, ()).unwrap(); // the tracer gets `receive` (of `()`), then `exit`
+    /// assert!(!vm.trace(spam::Pid::UNDEFINED, TraceFlags::ALL, tracer)); // not alive
+    /// ```
+    pub fn trace(&self, pid: Pid, flags: crate::TraceFlags, tracer: Pid) -> bool {
+        self.rt.trace(pid, flags, tracer)
     }
 }

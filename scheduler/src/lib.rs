@@ -172,7 +172,27 @@ impl Handle {
 
     /// A snapshot of every worker's counters, by worker index.
     pub fn stats(&self) -> Vec<WorkerStats> {
-        self.shared.counters.iter().map(|c| c.snapshot()).collect()
+        let sh = &self.shared;
+        (sh.counters.iter().zip(sh.stealers.iter()).zip(sh.lifos.iter()))
+            .map(|((c, s), l)| WorkerStats { run_queue: s.len() + l.is_occupied() as usize, ..c.snapshot(sh.epoch) })
+            .collect()
+    }
+
+    /// Tasks waiting in the global injector (a snapshot).
+    pub fn injector_len(&self) -> usize {
+        self.shared.injector.len()
+    }
+
+    /// The task worker `w` is polling now or polled last (its header address, as
+    /// [`TaskRef::into_raw`] gives it), 0 if none yet or no such worker. Whether it is polled
+    /// now is the task's own status.
+    pub fn current_task(&self, w: usize) -> usize {
+        self.shared.counters.get(w).map_or(0, |c| c.current_task())
+    }
+
+    /// How long ago the scheduler started.
+    pub fn uptime(&self) -> Duration {
+        self.shared.epoch.elapsed()
     }
 
     /// The workers' quiescent-state counters (grace periods for pointers read inside polls).

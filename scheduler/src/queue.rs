@@ -65,6 +65,10 @@ mod imp {
         pub fn is_empty(&self) -> bool {
             self.0.is_empty()
         }
+        /// Tasks in the deque now (a snapshot, for statistics).
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
     }
 
     impl Default for Injector {
@@ -92,6 +96,10 @@ mod imp {
         #[inline]
         pub fn is_empty(&self) -> bool {
             self.0.is_empty()
+        }
+        /// Tasks queued now (a snapshot, for statistics).
+        pub fn len(&self) -> usize {
+            self.0.len()
         }
     }
 }
@@ -131,6 +139,9 @@ mod imp {
         pub fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
         }
+        pub fn len(&self) -> usize {
+            self.0.lock().len()
+        }
     }
 
     impl Injector {
@@ -151,6 +162,9 @@ mod imp {
         }
         pub fn is_empty(&self) -> bool {
             self.0.lock().is_empty()
+        }
+        pub fn len(&self) -> usize {
+            self.0.lock().len()
         }
     }
 }

@@ -453,6 +453,13 @@ impl Notified {
 }
 
 impl Notified {
+    /// The task's header address, the same as [`TaskRef::into_raw`] gives (an identity, for
+    /// statistics: which task a worker polls).
+    #[inline]
+    pub(crate) fn addr(&self) -> usize {
+        self.0 .0.as_ptr() as usize
+    }
+
     /// Gives up the ref and poll right as a raw pointer (for an atomic slot).
     pub(crate) fn into_raw(self) -> *mut () {
         let p = self.0 .0.as_ptr() as *mut ();

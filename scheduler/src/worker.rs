@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     /// Each worker's LIFO slot, by index (stealable when stuck, see above).
     pub(crate) lifos: Box<[Arc<LifoSlot>]>,
     pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    /// When the scheduler was made: the zero of the sleep timestamps in `counters`.
+    pub(crate) epoch: std::time::Instant,
     /// Parks the monitor thread; unparked at shutdown.
     pub(crate) monitor: crate::park::Parker,
 }
@@ -117,6 +119,7 @@ impl Shared {
             stealers: stealers.into_boxed_slice(),
             lifos,
             counters: (0..workers).map(|_| CachePadded::new(WorkerCounters::default())).collect(),
+            epoch: std::time::Instant::now(),
             monitor: crate::park::Parker::new(),
         };
         (shared, locals)
@@ -211,7 +214,7 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
         let next = next.or_else(|| search(&shared, &cx, counters, &mut rng, &mut seen_polls).map(|t| (t, false)));
         match next {
             Some((task, lifo)) => {
-                counters.poll(lifo);
+                counters.poll(task.addr(), lifo);
                 budget::reset();
                 task.run();
             }
@@ -222,9 +225,11 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
                 let deferred = maintain();
                 shared.quiescent.offline(index);
                 let timeout = deferred.then_some(DEFERRED_RETRY);
+                let since = counters.falling_asleep(shared.epoch);
                 if shared.idle.sleep(index, timeout, || shared.has_stealable_work()) {
                     counters.park();
                 }
+                counters.woke(shared.epoch, since);
                 shared.quiescent.announce(index);
             }
         }

@@ -54,8 +54,14 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     proc.drop_saved();
     // 3. Name, and take the relation sets.
     let mut ext = proc.ext.lock().take().unwrap_or_default();
-    if let Some(name) = ext.name.take() {
-        rt.registry.remove(&name, me);
+    let name = ext.name.take();
+    if let Some(name) = &name {
+        rt.registry.remove(name, me);
+    }
+    // Trace (`trace.rs`, "Exit exactly once"): one load of our own flags; `unregister` for the
+    // name, then `exit`, to the tracer taken with `ext` (no lock held).
+    if proc.traced(crate::trace::TraceFlags::PROCS) {
+        crate::trace::exited(proc, ext.tracer, name.as_deref(), &reason);
     }
     // 4. Answer what raced in.
     for sig in raced {

@@ -2,7 +2,7 @@
 //! the owned, dynamically typed message a process receives.
 //!
 //! A node is `#[repr(C)] Node<T> { NodeHeader, T }`. The mailbox links `NodeHeader`s (thin
-//! pointers). `Box<Node<T>>` unsizes to `Box<Node<dyn Any + Send>>` at the same address, and the
+//! pointers). `Box<Node<T>>` unsizes to `Box<Node<dyn Payload>>` at the same address, and the
 //! header keeps a monomorphised `to_fat` function that rebuilds that fat pointer from the thin
 //! one, so a message costs exactly one allocation and `downcast` moves the value out of it.
 
@@ -10,6 +10,19 @@ use crate::signal::Signal;
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::ptr::NonNull;
+
+/// What a node's payload is: any `Send + 'static` value, with its type's name in the vtable.
+pub(crate) trait Payload: Any + Send {
+    /// `std::any::type_name` of the payload's type.
+    fn type_name(&self) -> &'static str;
+}
+
+impl<T: Any + Send> Payload for T {
+    #[inline]
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<T>()
+    }
+}
 
 /// What a node carries.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -27,7 +40,7 @@ pub(crate) struct NodeHeader {
     /// published (Release CAS), read by the consumer after its Acquire swap.
     pub(crate) next: *mut NodeHeader,
     pub(crate) kind: Kind,
-    to_fat: unsafe fn(*mut NodeHeader) -> *mut Node<dyn Any + Send>,
+    to_fat: unsafe fn(*mut NodeHeader) -> *mut Node<dyn Payload>,
 }
 
 #[repr(C)]
@@ -36,8 +49,8 @@ pub(crate) struct Node<T: ?Sized> {
     payload: T,
 }
 
-unsafe fn to_fat<T: Any + Send>(p: *mut NodeHeader) -> *mut Node<dyn Any + Send> {
-    p as *mut Node<T> as *mut Node<dyn Any + Send>
+unsafe fn to_fat<T: Any + Send>(p: *mut NodeHeader) -> *mut Node<dyn Payload> {
+    p as *mut Node<T> as *mut Node<dyn Payload>
 }
 
 /// A node not yet in (or just taken out of) a mailbox: the unique owner of its allocation.
@@ -73,7 +86,7 @@ impl OwnedNode {
         // SAFETY: we own a live node.
         unsafe { self.0.as_ref().kind }
     }
-    fn into_fat(self) -> Box<Node<dyn Any + Send>> {
+    fn into_fat(self) -> Box<Node<dyn Payload>> {
         let p = self.into_raw().as_ptr();
         // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
         // allocation made by `Box::new` with that type.
@@ -106,7 +119,7 @@ impl Drop for OwnedNode {
 /// so that ordering a batch never touches the (likely cold) nodes again. Owns the node.
 pub(crate) struct Parts {
     pub(crate) kind: Kind,
-    fat: NonNull<Node<dyn Any + Send>>,
+    fat: NonNull<Node<dyn Payload>>,
 }
 
 // SAFETY: owns a node whose payload is Send (as OwnedNode).
@@ -122,7 +135,7 @@ impl OwnedNode {
 }
 
 impl Parts {
-    fn into_box(self) -> Box<Node<dyn Any + Send>> {
+    fn into_box(self) -> Box<Node<dyn Payload>> {
         let fat = self.fat.as_ptr();
         std::mem::forget(self);
         // SAFETY: we own the node, made by Box::new and unsized in place (see `into_parts`).
@@ -149,7 +162,7 @@ impl Drop for Parts {
 }
 
 /// A received message: any `Send + 'static` value, typed at run time.
-pub struct Msg(Box<Node<dyn Any + Send>>);
+pub struct Msg(Box<Node<dyn Payload>>);
 
 // SAFETY: the payload is `Send`; the header's raw `next` pointer is dead once the node has left
 // its mailbox (nothing reads it through a `Msg`), and the header's other fields are plain data.
@@ -174,6 +187,16 @@ impl Msg {
     pub(crate) fn is_sent(&self) -> bool {
         self.0.header.kind == Kind::Message
     }
+    /// The name of the message's Rust type (`std::any::type_name`), as trace events show it.
+    /// Read from the payload's vtable: no per-message cost.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// assert_eq!(spam::Msg::new(String::new()).type_name(), "alloc::string::String");
+    /// ```
+    pub fn type_name(&self) -> &'static str {
+        self.0.payload.type_name()
+    }
     /// `true` if the message holds a `T`.
     ///
     /// ```
@@ -182,7 +205,7 @@ impl Msg {
     /// assert!(m.is::<&str>() && !m.is::<String>());
     /// ```
     pub fn is<T: Any>(&self) -> bool {
-        self.0.payload.type_id() == TypeId::of::<T>()
+        (&self.0.payload as &dyn Any).type_id() == TypeId::of::<T>()
     }
     /// Borrows the value if it is a `T`.
     ///
@@ -234,6 +257,6 @@ impl fmt::Debug for Msg {
         if let Some(d) = self.downcast_ref::<crate::Down>() {
             return fmt::Debug::fmt(d, f);
         }
-        write!(f, "Msg({:?})", self.0.payload.type_id())
+        write!(f, "Msg({})", self.type_name())
     }
 }

@@ -7,6 +7,7 @@ use crate::pid::{Pid, Ref};
 use crate::process::{unwind_pending, Process};
 use crate::reason::Reason;
 use crate::signal::Signal;
+use crate::trace::{Trace, TraceFlags};
 use spam_scheduler::sync::atomic::Ordering::*;
 
 impl Process {
@@ -21,6 +22,9 @@ impl Process {
             return Ok(());
         }
         if self.runtime().send_signal(target, Signal::Link { from: self.pid() }).is_ok() {
+            if self.traced(TraceFlags::LINKS) {
+                self.emit(Trace::Link { other: target });
+            }
             return Ok(());
         }
         if self.trap_exit.load(Relaxed) {
@@ -39,6 +43,9 @@ impl Process {
         let was = self.ext().links.remove(&target);
         if was {
             let _ = self.runtime().send_signal(target, Signal::Unlink { from: self.pid() });
+            if self.traced(TraceFlags::LINKS) {
+                self.emit(Trace::Unlink { other: target });
+            }
         }
     }
 
@@ -52,6 +59,9 @@ impl Process {
         self.ext().monitors.insert(mref, target);
         if self.runtime().send_signal(target, Signal::Monitor { from: self.pid(), mref }).is_err() {
             self.push_self_signal(Signal::Down { from: target, mref, reason: Reason::Noproc });
+        }
+        if self.traced(TraceFlags::LINKS) {
+            self.emit(Trace::Monitor { target, mref });
         }
         mref
     }
@@ -72,6 +82,9 @@ impl Process {
         let target = self.ext().take_monitor(mref);
         if let Some(t) = target {
             let _ = self.runtime().send_signal(t, Signal::Demonitor { mref });
+            if self.traced(TraceFlags::LINKS) {
+                self.emit(Trace::Demonitor { mref });
+            }
         }
         if flush {
             self.drain();

@@ -56,6 +56,47 @@ impl fmt::Display for Pid {
     }
 }
 
+/// Why a string is not a pid ([`Pid`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsePidError;
+
+impl fmt::Display for ParsePidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a pid: expected <0.INDEX.SERIAL>")
+    }
+}
+
+impl std::error::Error for ParsePidError {}
+
+/// Parses Erlang's notation as `list_to_pid/1` does: `<0.INDEX.SERIAL>`, also without the angle
+/// brackets. Only this node's pids (`0`) exist.
+///
+/// ```
+/// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+/// let p: spam::Pid = "<0.42.7>".parse().unwrap();
+/// assert_eq!((p.index(), p.serial()), (42, 7));
+/// assert_eq!(p.to_string().parse::<spam::Pid>(), Ok(p));
+/// assert_eq!("0.42.7".parse::<spam::Pid>(), Ok(p));
+/// assert!("<1.2.3>".parse::<spam::Pid>().is_err());
+/// ```
+impl std::str::FromStr for Pid {
+    type Err = ParsePidError;
+    fn from_str(s: &str) -> Result<Pid, ParsePidError> {
+        let inner = match s.strip_prefix('<') {
+            Some(rest) => rest.strip_suffix('>').ok_or(ParsePidError)?,
+            None => s,
+        };
+        let mut parts = inner.split('.');
+        let (Some("0"), Some(index), Some(serial), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(ParsePidError);
+        };
+        let index: u32 = index.parse().map_err(|_| ParsePidError)?;
+        let serial: u32 = serial.parse().map_err(|_| ParsePidError)?;
+        Ok(Pid::new(index, serial))
+    }
+}
+
 impl fmt::Debug for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)

@@ -20,6 +20,7 @@ use crate::reason::Reason;
 use crate::registry::Name;
 use crate::runtime::Runtime;
 use crate::signal::{Down, Exit, Signal};
+use crate::trace::{Trace, TraceFlags};
 use spam_scheduler::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use spam_scheduler::sync::{Mutex, MutexGuard, UnsafeCell};
 use spam_scheduler::HeaderPtr;
@@ -83,6 +84,13 @@ pub(crate) struct Ext {
     pub(crate) on_exit: Option<ExitHook>,
     /// Active aliases (`alias()`): messages sent to another alias of this process are dropped.
     pub(crate) aliases: RefSet,
+    /// Where its trace events go while `Process::trace` has flags (`trace.rs`).
+    pub(crate) tracer: Option<Pid>,
+    /// Its label (`set_label`), shown by `process_info` and the observer.
+    pub(crate) label: Option<String>,
+    /// The OTP behaviour it runs, and the process that started it (`set_behaviour`).
+    pub(crate) behaviour: Option<&'static str>,
+    pub(crate) parent: Option<Pid>,
 }
 
 impl Ext {
@@ -129,6 +137,9 @@ pub struct Process {
     rt: *const Runtime,
     pub(crate) mailbox: Mailbox,
     pub(crate) trap_exit: AtomicBool,
+    /// Trace flags (`trace.rs`): read with one relaxed load by each hook of the process itself;
+    /// written under the `ext` lock. One byte, in what was padding.
+    pub(crate) trace: crate::trace::AtomicU8,
     pub(crate) reductions: AtomicU64,
     pub(crate) queue_len: AtomicUsize,
     pub(crate) ext: Mutex<Option<Box<Ext>>>,
@@ -156,6 +167,7 @@ impl Process {
             rt,
             mailbox: Mailbox::new(),
             trap_exit: AtomicBool::new(trap_exit),
+            trace: crate::trace::AtomicU8::new(0),
             reductions: AtomicU64::new(0),
             queue_len: AtomicUsize::new(0),
             ext: Mutex::new(ext),
@@ -214,6 +226,8 @@ impl Process {
         if batch.is_empty() {
             return;
         }
+        // The receive hook: one load per batch (`trace.rs`).
+        let traced_from = self.receive_mark();
         let mut parts = DRAIN_SCRATCH.with(|s| s.take());
         parts.extend(batch.map(OwnedNode::into_parts));
         for part in parts.drain(..).rev() {
@@ -224,6 +238,9 @@ impl Process {
         }
         if parts.capacity() <= SCRATCH_KEEP {
             DRAIN_SCRATCH.with(|s| s.set(parts));
+        }
+        if let Some(from) = traced_from {
+            self.trace_received(from);
         }
         self.publish_queue_len();
     }
@@ -309,9 +326,15 @@ impl Process {
             }
             Signal::Link { from } => {
                 self.ext().links.insert(from);
+                if self.traced(TraceFlags::LINKS) {
+                    self.emit(Trace::GettingLinked { other: from });
+                }
             }
             Signal::Unlink { from } => {
                 self.ext().links.remove(&from);
+                if self.traced(TraceFlags::LINKS) {
+                    self.emit(Trace::GettingUnlinked { other: from });
+                }
             }
             Signal::Monitor { from, mref } => {
                 self.ext().monitored_by.insert(mref, from);
@@ -388,6 +411,21 @@ impl Process {
     /// those already sent but not yet handled, are dropped. Returns `true` if it was active.
     pub fn unalias(&self, alias: Ref) -> bool {
         self.ext().aliases.remove(&alias)
+    }
+
+    /// Sets this process's label (OTP 27's `proc_lib:set_label/1`): free text shown by
+    /// `process_info` and the observer. Replaces the previous one.
+    pub fn set_label(&self, label: String) {
+        let old = self.ext().label.replace(label);
+        drop(old);
+    }
+
+    /// Records the OTP behaviour this process runs and the process that started it (for
+    /// `process_info` and the observer's supervision tree).
+    pub fn set_behaviour(&self, behaviour: &'static str, parent: Option<Pid>) {
+        let mut ext = self.ext();
+        ext.behaviour = Some(behaviour);
+        ext.parent = parent;
     }
 
     /// Pushes a signal into this process's own mailbox (e.g. the `Noproc` answer to a link or

@@ -430,6 +430,9 @@ impl<T: Send + 'static> Future for SendAsync<T> {
             };
             // A send to a pid fails only when full (handled above).
             debug_assert!(r.is_ok());
+            if p.traced(crate::trace::TraceFlags::SEND) {
+                p.trace_sent(this.to, std::any::type_name::<T>());
+            }
             this.finish(p);
             Poll::Ready(())
         });

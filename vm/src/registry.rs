@@ -79,6 +79,15 @@ impl Registry {
     }
 
     /// All registered names (a snapshot).
+    /// Names registered now (a snapshot, shard by shard).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn names(&self) -> Vec<Name> {
         self.shards.iter().flat_map(|s| s.lock().keys().cloned().collect::<Vec<_>>()).collect()
     }

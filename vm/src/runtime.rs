@@ -47,6 +47,13 @@ impl Target<'_> {
             Target::InPoll(t) => unsafe { spam_scheduler::TaskRef::<Process>::wake_raw(*t) },
         }
     }
+    /// The task's header address (what `Handle::current_task` reports for a worker polling it).
+    pub(crate) fn task_addr(&self) -> usize {
+        match self {
+            Target::Pinned(p) => p.task_addr(),
+            Target::InPoll(t) => *t as usize,
+        }
+    }
     pub(crate) fn task(&self) -> spam_scheduler::TaskRef<Process> {
         match self {
             Target::Pinned(p) => p.task(),
@@ -297,6 +304,10 @@ impl Runtime {
             if let Some(r) = mref {
                 p.ext().monitors.insert(r, pid);
             }
+            // The spawn hook: one load of the parent's own flags (`trace.rs`).
+            if p.trace.load(Relaxed) != 0 {
+                crate::trace::spawned(p, held.header(), opts.link, mref);
+            }
         }
         held.start();
         Ok((pid, mref))
@@ -451,6 +462,10 @@ impl Runtime {
             return Err(RegisterError::NameTaken(name.to_string()));
         }
         ext.name = Some(name);
+        if proc.traced(crate::trace::TraceFlags::PROCS) {
+            let name = ext.name.as_deref().unwrap_or_default().to_string();
+            proc.emit_unlocking(ext, crate::trace::Trace::Register { name });
+        }
         Ok(())
     }
 
@@ -460,9 +475,13 @@ impl Runtime {
         let pid = self.registry.whereis(name).ok_or_else(not_registered)?;
         match self.target(pid) {
             Some(pinned) => {
-                let mut ext = pinned.process().ext();
+                let proc = pinned.process();
+                let mut ext = proc.ext();
                 if ext.name.as_deref() == Some(name) && self.registry.remove(name, pid) {
                     ext.name = None;
+                    if proc.traced(crate::trace::TraceFlags::PROCS) {
+                        proc.emit_unlocking(ext, crate::trace::Trace::Unregister { name: name.to_string() });
+                    }
                     return Ok(());
                 }
                 Err(not_registered())

@@ -85,6 +85,9 @@ struct Shard {
     /// Inserts minus reclaims done on this shard (may go negative). An RMW: threads that are not
     /// workers share a shard, and so do workers of two VMs with the same index.
     live: std::sync::atomic::AtomicIsize,
+    /// Inserts on this shard since the table was made (for the observer's spawn total); a
+    /// second RMW on the line `live` already holds.
+    inserted: std::sync::atomic::AtomicU64,
     /// Exited processes waiting for a grace period before their owner pin is dropped.
     limbo: Mutex<Limbo>,
     /// Inserts in progress on threads that are not workers (see "Shutdown"). Plain std, like the
@@ -134,6 +137,10 @@ impl<'a> Pinned<'a> {
         let p = self.slot.task.load(Acquire);
         // SAFETY: as in `process`.
         unsafe { TaskRef::<Process>::wake_raw(p) }
+    }
+    /// The task's header address (what `Handle::current_task` reports for a worker polling it).
+    pub fn task_addr(&self) -> usize {
+        self.slot.task.load(Acquire) as usize
     }
     /// A new counted ref to the task (for status inspection).
     pub fn task(&self) -> TaskRef<Process> {
@@ -257,7 +264,32 @@ impl Table {
         let prev = slot.state.fetch_add(LIVE | 1, Release);
         debug_assert_eq!((prev >> 32) as u32, pid.serial());
         debug_assert_eq!(prev & (LIVE | DYING), 0);
-        self.shard().live.fetch_add(1, Relaxed);
+        let shard = self.shard();
+        shard.live.fetch_add(1, Relaxed);
+        shard.inserted.fetch_add(1, Relaxed);
+    }
+
+    /// Processes inserted since the table was made.
+    pub fn inserted(&self) -> u64 {
+        self.shards.iter().map(|s| s.inserted.load(Relaxed)).sum()
+    }
+
+    /// Calls `f` with every live process, pinned, in slot order (the pin protocol, so any thread
+    /// may scan; each pin is held only during its call). A process that exits meanwhile is left
+    /// out or seen exiting.
+    pub fn for_each_live(&self, mut f: impl FnMut(Pid, &Pinned<'_>)) {
+        let used = self.fresh.load(Acquire).min(self.capacity);
+        for index in 0..used as u32 {
+            let Some(s) = self.slot(index) else { continue };
+            let st = s.state.load(Acquire);
+            if st & LIVE == 0 {
+                continue;
+            }
+            let pid = Pid::new(index, (st >> 32) as u32);
+            if let Some(pinned) = self.pin(pid) {
+                f(pid, &pinned);
+            }
+        }
     }
 
     /// Step 1: pins `pid` if it is alive (LIVE, not DYING).
@@ -393,6 +425,11 @@ impl Table {
     pub fn release_owner(&self, pid: Pid) {
         let slot = self.slot(pid.index()).expect("a live process has a slot");
         self.unpin(slot, pid.index());
+    }
+
+    /// The capacity in processes (the configured maximum rounded up to a page).
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Live (not DYING) processes, a snapshot in slot order.

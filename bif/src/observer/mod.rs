@@ -1,0 +1,183 @@
+//! The observer: a read-only web page and JSON API served by the VM on its own threads (the
+//! API is documented in `docs/observer.md`).
+//!
+//! # Threads, and what each may touch
+//! - `spam-observer`: accepts requests (tiny_http) and computes each answer from the VM, the way
+//!   `process_info` reads it (atomics, pins, each process's small `ext` lock). It hands the
+//!   writing of the answer to a short-lived `spam-observer-reply` thread, so a client that does
+//!   not read never holds this thread.
+//! - `spam-observer-sampler`: one sample per interval (`sampler.rs`).
+//! - `spam-observer-events`: one per `/api/events` client; reads rendered samples only, never
+//!   the VM. At most [`MAX_STREAMS`] at a time.
+//! - The tracer: an ordinary SPAM process in the VM, spawned on the first trace request
+//!   (`trace.rs`).
+//!
+//! # Lifetime
+//! The threads that read the VM (`spam-observer`, the sampler) hold a raw pointer to the
+//! `Runtime` ([`RtRef`]); dropping the [`Observer`] stops and joins them, and `Vm` drops its
+//! observer before its runtime. The threads that write to sockets hold no pointer to the VM and
+//! are not joined.
+
+mod api;
+mod json;
+mod sampler;
+mod trace;
+
+use spam_vm::Runtime;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Concurrent `/api/events` streams served; more get 503.
+const MAX_STREAMS: usize = 16;
+
+/// The sampling interval (and of the event stream).
+const INTERVAL: Duration = Duration::from_secs(1);
+
+/// A pointer to the VM's runtime for the observer's threads.
+#[derive(Clone, Copy)]
+pub(crate) struct RtRef(*const Runtime);
+
+// SAFETY: the Runtime is Sync; the threads holding an RtRef are joined by `Observer::drop`, which
+// `Vm` runs before it frees the Runtime (see "Lifetime").
+unsafe impl Send for RtRef {}
+// SAFETY: as above.
+unsafe impl Sync for RtRef {}
+
+impl RtRef {
+    pub(crate) fn get(&self) -> &Runtime {
+        // SAFETY: see the Send impl: the Runtime outlives every thread that holds this.
+        unsafe { &*self.0 }
+    }
+}
+
+/// State shared by the observer's threads.
+pub(crate) struct Shared {
+    pub(crate) sampler: sampler::Sampler,
+    pub(crate) traces: trace::Traces,
+    /// `/api/events` streams open now.
+    streams: AtomicUsize,
+    stop: AtomicBool,
+}
+
+/// A running observer; dropping it stops it.
+pub(crate) struct Observer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: Arc<tiny_http::Server>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Reads `SPAM_OBSERVER`: `1` means loopback with any port, anything else is an address.
+pub(crate) fn from_env() -> Option<String> {
+    let v = std::env::var("SPAM_OBSERVER").ok()?;
+    match v.trim() {
+        "" | "0" => None,
+        "1" => Some("127.0.0.1:0".into()),
+        other => Some(other.into()),
+    }
+}
+
+/// `addr` as a socket address; a bare port (`4000`, `:4000`) means loopback.
+fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
+    let port = addr.strip_prefix(':').unwrap_or(addr);
+    if let Ok(port) = port.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    addr.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} resolves to no address"))
+    })
+}
+
+impl Observer {
+    /// Binds `addr` and starts the threads. `rt` must outlive the returned observer.
+    pub(crate) fn start(rt: &Runtime, addr: &str) -> std::io::Result<Observer> {
+        let bind = resolve(addr)?;
+        let server = tiny_http::Server::http(bind).map_err(std::io::Error::other)?;
+        let addr = server.server_addr().to_ip().ok_or_else(|| std::io::Error::other("not an IP listener"))?;
+        let server = Arc::new(server);
+        let shared = Arc::new(Shared {
+            sampler: sampler::Sampler::new(INTERVAL),
+            traces: trace::Traces::default(),
+            streams: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let rt = RtRef(rt);
+        let mut threads = Vec::new();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.into()).spawn(f);
+        let sh = shared.clone();
+        threads.push(spawn("spam-observer-sampler", Box::new(move || sh.sampler.run(rt)))?);
+        let (sh, srv) = (shared.clone(), server.clone());
+        match spawn("spam-observer", Box::new(move || serve(rt, &sh, &srv))) {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                shared.sampler.stop();
+                threads.into_iter().for_each(|t| drop(t.join()));
+                return Err(e);
+            }
+        }
+        eprintln!("spam: observer at http://{addr}/");
+        Ok(Observer { addr, shared, server, threads })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, SeqCst);
+        self.shared.sampler.stop();
+        self.server.unblock();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The `spam-observer` thread: one request at a time until the server is unblocked.
+fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server) {
+    while !shared.stop.load(SeqCst) {
+        let Ok(req) = server.recv() else { break };
+        if shared.stop.load(SeqCst) {
+            break;
+        }
+        if req.url().split('?').next() == Some("/api/events") && *req.method() == tiny_http::Method::Get {
+            stream_events(shared, req);
+            continue;
+        }
+        let reply = api::handle(rt.get(), shared, req.method(), req.url());
+        let resp = tiny_http::Response::from_data(reply.body)
+            .with_status_code(reply.status)
+            .with_header(header("Content-Type", reply.content_type))
+            .with_header(header("Cache-Control", "no-store"));
+        // Written on its own thread: a client that does not read must not hold this one.
+        let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
+            let _ = req.respond(resp);
+        });
+    }
+}
+
+/// Hands an `/api/events` client to its own thread (or answers 503 past [`MAX_STREAMS`]).
+fn stream_events(shared: &Arc<Shared>, req: tiny_http::Request) {
+    if shared.streams.fetch_add(1, SeqCst) >= MAX_STREAMS {
+        shared.streams.fetch_sub(1, SeqCst);
+        let _ = req.respond(tiny_http::Response::from_string("too many event streams").with_status_code(503));
+        return;
+    }
+    let sh = shared.clone();
+    let spawned = std::thread::Builder::new().name("spam-observer-events".into()).spawn(move || {
+        sh.sampler.stream(req.into_writer());
+        sh.streams.fetch_sub(1, SeqCst);
+    });
+    if spawned.is_err() {
+        shared.streams.fetch_sub(1, SeqCst);
+    }
+}
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
+}
