@@ -203,6 +203,8 @@ pub struct Config {
     /// Wall-clock limit for one in-process figure or one `erl` invocation.
     pub timeout: Duration,
     pub sizes: Sizes,
+    /// `--observe`: where each SPAM case's VM serves the observer.
+    pub observe: Option<String>,
 }
 
 pub const USAGE: &str = "\
@@ -224,6 +226,8 @@ USAGE: spam-benches [FLAGS]
   --out DIR            where report.md and the plots go (default target/spam-bench)
   --timeout SECS       limit for one SPAM/tokio figure or one erl run; a hang fails the
                        suite (default 1800, quick 300)
+  --observe ADDR       serve SPAM's observer on ADDR (e.g. 127.0.0.1:4000) while the suite
+                       runs: open it in a browser to watch each case live
   --list               print the cases with their sizes and exit
   -h, --help           this text
 
@@ -248,6 +252,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
     let (mut spam, mut tokio, mut erlang) = (cfg!(feature = "spam"), true, true);
     let mut out = None;
     let mut timeout = None;
+    let mut observe = None;
     let mut size_overrides: Vec<(String, String)> = Vec::new();
 
     let mut it = args.into_iter();
@@ -281,6 +286,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
             "--no-erlang" => erlang = false,
             "--out" => out = Some(PathBuf::from(value()?)),
             "--timeout" => timeout = Some(Duration::from_secs(count(value()?)? as u64)),
+            "--observe" => observe = Some(value()?),
             f if SIZE_FLAGS.iter().any(|(s, _)| *s == f) => size_overrides.push((flag.clone(), value()?)),
             _ => return Err(format!("unknown flag {arg} (try --help)")),
         }
@@ -303,6 +309,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
         out,
         timeout: timeout.unwrap_or(Duration::from_secs(if quick { 300 } else { 1800 })),
         sizes,
+        observe,
     };
     Ok(if list { Parsed::List(config) } else { Parsed::Run(config) })
 }
@@ -349,6 +356,8 @@ mod tests {
         assert_eq!(c.sizes.skynet_n, 1000);
         assert_eq!(c.only, vec!["fib", "ring"]);
         assert_eq!(c.schedulers, vec![1, 3]);
+        assert_eq!(c.observe, None);
+        assert_eq!(parse_ok(&["--observe", "127.0.0.1:4000"]).observe.as_deref(), Some("127.0.0.1:4000"));
         assert_eq!(c.runs, 3);
         // An override wins over --quick whatever the order.
         assert_eq!(parse_ok(&["--fib-n", "20", "--quick"]).sizes.fib_n, 20);

@@ -47,6 +47,11 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(addr) = &config.observe {
+        // Every VM the suite builds reads it (`Vm::builder`): each SPAM case serves the observer
+        // on the same address in turn, and the page reconnects. Set while single-threaded.
+        std::env::set_var("SPAM_OBSERVER", addr);
+    }
     std::process::exit(run(config, cores));
 }
 

@@ -17,6 +17,7 @@ pub fn run(kind: &Kind, schedulers: usize, plan: Plan) -> Result<Sample, String>
     let vm = spam::Vm::builder().schedulers(schedulers).build();
     let kind = kind.clone();
     let sample = vm.block_on(async move {
+        spam::set_label(format!("driver: {kind:?}")); // what `--observe` shows running
         let mut sample = Sample::default();
         for _ in 0..plan.total() {
             let start = Instant::now();

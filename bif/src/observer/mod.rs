@@ -66,7 +66,8 @@ pub(crate) struct Shared {
 pub(crate) struct Observer {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    server: Arc<tiny_http::Server>,
+    /// `None` once stopped.
+    server: Option<Arc<tiny_http::Server>>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -119,7 +120,7 @@ impl Observer {
             }
         }
         eprintln!("spam: observer at http://{addr}/");
-        Ok(Observer { addr, shared, server, threads })
+        Ok(Observer { addr, shared, server: Some(server), threads })
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -131,9 +132,24 @@ impl Drop for Observer {
     fn drop(&mut self) {
         self.shared.stop.store(true, SeqCst);
         self.shared.sampler.stop();
-        self.server.unblock();
+        let Some(server) = self.server.take() else { return };
+        server.unblock();
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+        drop(server); // the last reference: the joined threads held the others
+        // tiny_http closes its listener on its own accept thread after the server drops, and
+        // does not join it. Wait for that (a connection is refused then; each one accepted
+        // meanwhile is closed at once), so the address is free when the Vm's drop returns.
+        let target = match self.addr.ip().is_unspecified() {
+            true => SocketAddr::new([127, 0, 0, 1].into(), self.addr.port()),
+            false => self.addr,
+        };
+        for _ in 0..2000 {
+            match std::net::TcpStream::connect_timeout(&target, Duration::from_millis(100)) {
+                Ok(_) => std::thread::sleep(Duration::from_millis(1)),
+                Err(_) => break,
+            }
         }
     }
 }
