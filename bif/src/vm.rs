@@ -1,8 +1,8 @@
 //! `Vm`: starting, running and stopping a SPAM virtual machine from ordinary (non-process) code.
 
+use crate::observer::Observer;
 use spam_scheduler::WorkerStats;
 use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SendError, SpawnError, SpawnOpts};
-use crate::observer::Observer;
 use std::future::Future;
 use std::sync::{mpsc, Arc, Mutex};
 

@@ -146,7 +146,8 @@ fn processes_rows_match_process_info() {
         assert_eq!(row_a["message_queue_len"], 3);
         assert_eq!(row_a["name"], "holder");
         // Slot order, as Erlang's processes() lists them.
-        let order: Vec<u64> = rows.iter().map(|r| r["pid"].as_str().unwrap().parse::<Pid>().unwrap().index() as u64).collect();
+        let order: Vec<u64> =
+            rows.iter().map(|r| r["pid"].as_str().unwrap().parse::<Pid>().unwrap().index() as u64).collect();
         assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     });
 }
@@ -162,8 +163,11 @@ fn process_json_is_process_info_in_full() {
             assert_summary_matches(&p, &info);
             let links: Vec<String> = info.links.iter().map(|p| p.to_string()).collect();
             assert_eq!(p["links"], serde_json::json!(links));
-            let monitors: Vec<Value> =
-                info.monitors.iter().map(|(r, p)| serde_json::json!({"ref": r.to_string(), "pid": p.to_string()})).collect();
+            let monitors: Vec<Value> = info
+                .monitors
+                .iter()
+                .map(|(r, p)| serde_json::json!({"ref": r.to_string(), "pid": p.to_string()}))
+                .collect();
             assert_eq!(p["monitors"], Value::Array(monitors));
             let by: Vec<String> = info.monitored_by.iter().map(|p| p.to_string()).collect();
             assert_eq!(p["monitored_by"], serde_json::json!(by));
@@ -205,7 +209,8 @@ fn processes_sort_limit_offset_and_filter() {
         assert_eq!(got, want);
         let list = get(addr, "/api/processes?sort=queue&order=asc&name=sorted&offset=1&limit=2");
         assert_eq!(list["total"], 5, "the filter is case-insensitive, on the label");
-        let got: Vec<&str> = list["processes"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
+        let got: Vec<&str> =
+            list["processes"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
         assert_eq!(got, ["Sorted-1", "Sorted-2"]);
         let list = get(addr, "/api/processes?sort=name&name=Sorted-3");
         assert_eq!(list["total"], 1);
@@ -316,10 +321,12 @@ fn supervision_tree_is_built_from_supervisors_and_their_links() {
         let (top, inner) = vm.block_on(async {
             let w = |id: &'static str| ChildSpec::gen_server::<Worker>(id, ());
             let flags = SupFlags::new(Strategy::OneForOne);
-            let top = supervisor::start_link(flags, vec![w("a"), ChildSpec::supervisor_of("inner", flags, vec![w("b")])])
-                .await
-                .unwrap();
-            let inner = top.which_children().await.unwrap().into_iter().find(|c| c.id.as_deref() == Some("inner")).unwrap();
+            let top =
+                supervisor::start_link(flags, vec![w("a"), ChildSpec::supervisor_of("inner", flags, vec![w("b")])])
+                    .await
+                    .unwrap();
+            let inner =
+                top.which_children().await.unwrap().into_iter().find(|c| c.id.as_deref() == Some("inner")).unwrap();
             let inner = match inner.pid {
                 supervisor::ChildPid::Running(p) => p,
                 other => panic!("inner not running: {other:?}"),

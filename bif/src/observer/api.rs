@@ -193,7 +193,9 @@ fn processes(rt: &Runtime, q: &Query<'_>) -> Result<String, String> {
     let filter = q.get("name").filter(|f| !f.is_empty()).map(|f| f.to_lowercase());
     let keep = |s: &ProcessSummary| match &filter {
         None => true,
-        Some(f) => [&s.registered_name, &s.label].iter().any(|n| n.as_deref().is_some_and(|n| n.to_lowercase().contains(f))),
+        Some(f) => {
+            [&s.registered_name, &s.label].iter().any(|n| n.as_deref().is_some_and(|n| n.to_lowercase().contains(f)))
+        }
     };
     // One pass keeping only (key, pid); then only the returned rows are read in full.
     let page = if key == SortKey::Name {

@@ -87,9 +87,9 @@ fn resolve(addr: &str) -> std::io::Result<SocketAddr> {
     if let Ok(port) = port.parse::<u16>() {
         return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
     }
-    addr.to_socket_addrs()?.next().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} resolves to no address"))
-    })
+    addr.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} resolves to no address")))
 }
 
 impl Observer {
@@ -138,9 +138,9 @@ impl Drop for Observer {
             let _ = t.join();
         }
         drop(server); // the last reference: the joined threads held the others
-        // tiny_http closes its listener on its own accept thread after the server drops, and
-        // does not join it. Wait for that (a connection is refused then; each one accepted
-        // meanwhile is closed at once), so the address is free when the Vm's drop returns.
+                      // tiny_http closes its listener on its own accept thread after the server drops, and
+                      // does not join it. Wait for that (a connection is refused then; each one accepted
+                      // meanwhile is closed at once), so the address is free when the Vm's drop returns.
         let target = match self.addr.ip().is_unspecified() {
             true => SocketAddr::new([127, 0, 0, 1].into(), self.addr.port()),
             false => self.addr,

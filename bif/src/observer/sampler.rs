@@ -79,8 +79,11 @@ impl Sampler {
             let now = sched.uptime();
             let asleep: Vec<u64> = stats.iter().map(|s| s.asleep_ns).collect();
             let wall = now.saturating_sub(prev.0).as_nanos().max(1) as f64;
-            let utilization: Vec<f64> =
-                asleep.iter().zip(&prev.1).map(|(a, b)| (1.0 - a.saturating_sub(*b) as f64 / wall).clamp(0.0, 1.0)).collect();
+            let utilization: Vec<f64> = asleep
+                .iter()
+                .zip(&prev.1)
+                .map(|(a, b)| (1.0 - a.saturating_sub(*b) as f64 / wall).clamp(0.0, 1.0))
+                .collect();
             let c = rt.system_counters();
             let mut j = Json::new();
             j.obj().key("t_ms").uint(now.as_millis() as u64);
