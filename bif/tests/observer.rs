@@ -21,6 +21,16 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> (u16, String) {
     (status, body.to_string())
 }
 
+/// As [`http`], `None` where the connection fails or is cut (the VM is being dropped).
+fn try_http(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).ok()?;
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    Some((head.split_whitespace().nth(1)?.parse().ok()?, body.to_string()))
+}
+
 fn get(addr: SocketAddr, path: &str) -> Value {
     let (status, body) = http(addr, "GET", path);
     assert_eq!(status, 200, "GET {path}: {body}");
@@ -426,5 +436,75 @@ fn observer_stops_with_the_vm_also_when_dropped_inside_a_process() {
         while TcpStream::connect(addr).is_ok() {
             std::thread::sleep(Duration::from_millis(20));
         }
+    });
+}
+
+/// Hostile: requests racing a churn of spawns and exits, then the VM dropped while requests are
+/// in flight. Every answer must be well-formed, no pid may be listed twice, and the drop must
+/// return (the observer's threads read the VM: they are stopped before it is freed).
+#[test]
+fn requests_racing_process_churn_and_the_vm_drop() {
+    within(120, "churn", || {
+        let (vm, addr) = observed_vm();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let epoch = common::epoch();
+        for _ in 0..2 {
+            vm.spawn(async move {
+                while !common::gave_up(epoch) {
+                    let (p, m) = spam::spawn_monitor(async {
+                        let child = spam::spawn_link(async { spam::sleep(Duration::from_millis(1)).await });
+                        spam::monitor(child);
+                        spam::set_label("churn");
+                        spam::yield_now().await;
+                    });
+                    let _: spam::Down = spam::recv_match(move |d: &spam::Down| d.monitor == m).await;
+                    let _ = p;
+                }
+            })
+            .unwrap();
+        }
+        // `stop` is set just before the drop: only from then on may an answer be cut short.
+        let clients: Vec<_> = (0..3)
+            .map(|i| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut answers = 0;
+                    let paths = ["/api/processes?sort=memory&limit=50", "/api/supervision", "/api/process/0.3.0"];
+                    loop {
+                        let cut_ok = stop.load(std::sync::atomic::Ordering::SeqCst);
+                        let Some((status, body)) = try_http(addr, paths[i]) else {
+                            assert!(cut_ok || stop.load(std::sync::atomic::Ordering::SeqCst), "an answer cut short");
+                            break;
+                        };
+                        let v: Value = match serde_json::from_str(&body) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                assert!(stop.load(std::sync::atomic::Ordering::SeqCst), "bad JSON ({e}): {body}");
+                                break;
+                            }
+                        };
+                        assert!(status == 200 || (status == 404 && v["error"] == "noproc"), "{status}: {body}");
+                        if let Some(rows) = v["processes"].as_array() {
+                            let mut pids: Vec<&str> = rows.iter().map(|r| r["pid"].as_str().unwrap()).collect();
+                            let n = pids.len();
+                            pids.sort_unstable();
+                            pids.dedup();
+                            assert_eq!(pids.len(), n, "a pid listed twice");
+                        }
+                        answers += 1;
+                    }
+                    answers
+                })
+            })
+            .collect();
+        // Let the clients get answers, then drop the VM under them.
+        while vm.scheduler_stats().iter().map(|s| s.polls).sum::<u64>() < 20_000 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        drop(vm);
+        let answers: usize = clients.into_iter().map(|c| c.join().expect("a client panicked")).sum();
+        assert!(answers > 0, "no request was answered");
     });
 }
