@@ -35,6 +35,10 @@
 //! - **OTP behaviours**: [`gen_server`] (typed generic servers: `call`, `cast`, deferred
 //!   replies, `stop`) and [`supervisor`] (supervision trees and dynamic supervisors), following
 //!   OTP 25's rules (`docs/otp-semantics.md`).
+//! - **Watching it run**: [`VmBuilder::observer`] serves a live web page of the VM (processes,
+//!   schedulers, links and monitors, supervision trees) and its JSON API, documented in the
+//!   repository's `docs/observer.md`; [`trace`] sends a process's events to a tracer process,
+//!   as Erlang's `erlang:trace/3`; [`set_label`] names a process for both.
 //! - **The guide**: [`guide`] (request/reply with timeouts, supervision, map-reduce, timers,
 //!   bounded mailboxes, exits and `panic = "abort"`, naming processes).
 #![deny(missing_docs)]

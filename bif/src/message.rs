@@ -3,7 +3,7 @@
 
 use crate::process::{current, exit_self, outside};
 use crate::Addr;
-use spam_vm::{Msg, NotInProcess, Pid, Process, Reason, Receive, SendAsync, SendError};
+use spam_vm::{Msg, NotInProcess, Pid, Reason, Receive, SendAsync, SendError};
 use std::time::{Duration, Instant};
 
 /// Where a message goes: a pid or a registered name. Functions that take a destination take
@@ -44,10 +44,17 @@ pub(crate) fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>,
     current(function, |p| {
         spam_scheduler::budget::consume(1);
         p.bump_reductions(1);
-        match dest {
-            Dest::Pid(pid) => p.send(pid, msg),
-            Dest::Name(n) => p.send_named(n, msg),
-        }
+        let pid = match dest {
+            Dest::Pid(pid) => pid,
+            Dest::Name(n) => match p.runtime().whereis(n) {
+                Some(pid) => pid,
+                None => {
+                    p.trace_send_unregistered(std::any::type_name::<T>());
+                    return Err(SendError::NotRegistered(n.to_string(), msg));
+                }
+            },
+        };
+        p.send(pid, msg)
     })
 }
 

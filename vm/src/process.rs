@@ -11,6 +11,8 @@
 //!   without links pays one word.
 //! - `trap_exit`, `reductions`, `queue_len`: atomics written by the process, read by
 //!   `process_info`.
+//! - `trace`: the trace flags, written under the `ext` lock (by `Runtime::trace`, anyone),
+//!   read without it by the process's own hooks (`trace.rs`).
 
 use crate::context::CurrentGuard;
 use crate::mailbox::Mailbox;
@@ -227,7 +229,16 @@ impl Process {
             return;
         }
         // The receive hook: one load per batch (`trace.rs`).
-        let traced_from = self.receive_mark();
+        if self.traced(TraceFlags::RECEIVE) {
+            return self.drain_traced(batch);
+        }
+        self.file(batch);
+        self.publish_queue_len();
+    }
+
+    /// Files a taken batch, oldest first: messages into the save queue, signals handled.
+    #[inline(always)]
+    pub(crate) fn file(&self, batch: crate::mailbox::Batch) {
         let mut parts = DRAIN_SCRATCH.with(|s| s.take());
         parts.extend(batch.map(OwnedNode::into_parts));
         for part in parts.drain(..).rev() {
@@ -239,10 +250,6 @@ impl Process {
         if parts.capacity() <= SCRATCH_KEEP {
             DRAIN_SCRATCH.with(|s| s.set(parts));
         }
-        if let Some(from) = traced_from {
-            self.trace_received(from);
-        }
-        self.publish_queue_len();
     }
 
     pub(crate) fn publish_queue_len(&self) {

@@ -37,10 +37,11 @@
 //!   it is sound wherever the process's own code may run.
 //!
 //! # What is reported (flag → events), with the acting process as `TraceEvent::pid`
-//! - `SEND`: `send` after a message to a live pid was queued (`spam::send`, `try_send`,
-//!   `send_async`, `Addr`, a send to a name, a reply to an alias); `send_to_non_existing_process`
-//!   for a dead pid or a name nobody holds (then `to` is `Pid::UNDEFINED`). A send refused by a
-//!   full bounded mailbox is not reported.
+//! - `SEND`: `send` to a live pid (`spam::send`, `try_send`, `send_async`, `Addr`, a send to a
+//!   name, a reply to an alias), reported just before the message is queued, as Erlang does
+//!   (`send_async`: once it is queued); `send_to_non_existing_process` for a dead pid or a name
+//!   nobody holds (then `to` is `Pid::UNDEFINED`). A `try_send` that a full bounded mailbox
+//!   refuses is reported too (the attempt; Erlang has no bounded mailboxes).
 //! - `RECEIVE`: `receive` when a message enters the process's queue (Erlang's rule: not when the
 //!   process takes it), system messages (`Exit`, `Down`) and alias replies included; never for a
 //!   `TraceEvent`.
@@ -391,6 +392,11 @@ impl Runtime {
 }
 
 impl Process {
+    /// This process's trace flags, as its hooks see them now (empty: not traced).
+    pub fn trace_flags(&self) -> TraceFlags {
+        TraceFlags(self.trace.load(Relaxed))
+    }
+
     /// `true` if any of `flags` is set for this process: the hook's one relaxed load.
     #[inline(always)]
     pub(crate) fn traced(&self, flags: TraceFlags) -> bool {
@@ -453,35 +459,27 @@ impl Process {
     }
 
     /// Sends `msg` to `to` as this process: the send hook, then the send path
-    /// ([`Runtime::send_message`]). What `spam::send` and its kin call.
-    #[inline]
+    /// ([`Runtime::send_message`]). What `spam::send` and its kin call. (Always inlined: as a
+    /// call of its own it cost some 40 instructions per send, the hook itself two.)
+    ///
+    /// The send is reported before the message is queued, as Erlang does, so a tracer that is
+    /// also the receiver gets the event first. The cold part takes no `msg` (it is not generic),
+    /// so the message stays where the send path wants it.
+    #[inline(always)]
     pub fn send<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
         if self.traced(TraceFlags::SEND) {
-            return self.send_traced(to, msg);
+            self.trace_sent(to, std::any::type_name::<T>());
         }
         self.runtime().send_message(to, msg)
     }
 
-    #[cold]
-    #[inline(never)]
-    fn send_traced<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
-        self.runtime().send_message(to, msg)?;
-        self.trace_sent(to, std::any::type_name::<T>());
-        Ok(())
-    }
-
-    /// Sends `msg` to the process registered as `name`, as this process;
-    /// `Err(NotRegistered)` if nobody holds it (reported as `send_to_non_existing_process`).
+    /// The send hook for a send to a name nobody holds (found by the caller's `whereis`):
+    /// reported as `send_to_non_existing_process` to `Pid::UNDEFINED` if this process traces its
+    /// sends. `msg` is the message's type name.
     #[inline]
-    pub fn send_named<T: Send + 'static>(&self, name: &str, msg: T) -> Result<(), SendError<T>> {
-        match self.runtime().whereis(name) {
-            Some(pid) => self.send(pid, msg),
-            None => {
-                if self.traced(TraceFlags::SEND) {
-                    self.emit(Trace::SendToNonExisting { to: Pid::UNDEFINED, msg: std::any::type_name::<T>() });
-                }
-                Err(SendError::NotRegistered(name.to_string(), msg))
-            }
+    pub fn trace_send_unregistered(&self, msg: &'static str) {
+        if self.traced(TraceFlags::SEND) {
+            self.emit(Trace::SendToNonExisting { to: Pid::UNDEFINED, msg });
         }
     }
 
@@ -489,21 +487,19 @@ impl Process {
     /// the send hook).
     #[inline]
     pub fn send_to_alias<T: Send + 'static>(&self, to: Pid, alias: Ref, msg: T) {
-        self.runtime().send_to_alias(to, alias, msg);
         if self.traced(TraceFlags::SEND) {
             self.trace_sent(to, std::any::type_name::<T>());
         }
+        self.runtime().send_to_alias(to, alias, msg);
     }
 
-    /// Reports a send of a `msg` to `to` that was done (`send_async` calls it when done).
+    /// Reports a send of a `msg` to `to`: `send` to a live pid, else
+    /// `send_to_non_existing_process` (`send_async` calls it once the message is in).
     #[cold]
     #[inline(never)]
     pub(crate) fn trace_sent(&self, to: Pid, msg: &'static str) {
-        let event = if self.runtime().is_alive(to) {
-            Trace::Send { to, msg }
-        } else {
-            Trace::SendToNonExisting { to, msg }
-        };
+        let event =
+            if self.runtime().is_alive(to) { Trace::Send { to, msg } } else { Trace::SendToNonExisting { to, msg } };
         self.emit(event);
     }
 
@@ -526,14 +522,15 @@ impl Process {
         }
     }
 
-    /// The length of the save queue before a drain, if this process traces its receives (the
-    /// receive hook's one load, once per drain).
-    #[inline]
-    pub(crate) fn receive_mark(&self) -> Option<usize> {
-        if self.traced(TraceFlags::RECEIVE) {
-            return Some(self.with_private(|p| p.save.len()));
-        }
-        None
+    /// `Process::drain` for a process that traces its receives (the receive hook's cold part):
+    /// files the batch, then reports what it added to the save queue.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn drain_traced(&self, batch: crate::mailbox::Batch) {
+        let from = self.with_private(|p| p.save.len());
+        self.file(batch);
+        self.trace_received(from);
+        self.publish_queue_len();
     }
 }
 
