@@ -166,22 +166,47 @@ fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server) {
             continue;
         }
         let reply = api::handle(rt.get(), shared, req.method(), req.url());
-        let resp = tiny_http::Response::from_data(reply.body)
-            .with_status_code(reply.status)
-            .with_header(header("Content-Type", reply.content_type))
-            .with_header(header("Cache-Control", "no-store"));
         // Written on its own thread: a client that does not read must not hold this one.
         let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
-            let _ = req.respond(resp);
+            let _ = write_reply(req.into_writer(), reply);
         });
     }
+}
+
+/// Writes `reply` as a whole HTTP/1.1 response with `Connection: close`.
+///
+/// Every answer closes its connection: tiny_http serves each connection on a thread of its pool
+/// for as long as the client keeps it alive, and its pool can queue a new connection behind
+/// such a thread (two connections arriving while one pool thread waits: the second waits for
+/// the first to end). A browser keeps connections alive indefinitely, so one of its requests
+/// could wait forever; closed after each answer, a connection frees its pool thread at once.
+/// (tiny_http's own `Response` refuses to set `Connection`, so the head is written here.)
+fn write_reply(mut out: impl std::io::Write, reply: api::Reply) -> std::io::Result<()> {
+    let reason = match reply.status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n\
+         Connection: close\r\n\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len()
+    );
+    out.write_all(head.as_bytes())?;
+    out.write_all(&reply.body)?;
+    out.flush()
 }
 
 /// Hands an `/api/events` client to its own thread (or answers 503 past [`MAX_STREAMS`]).
 fn stream_events(shared: &Arc<Shared>, req: tiny_http::Request) {
     if shared.streams.fetch_add(1, SeqCst) >= MAX_STREAMS {
         shared.streams.fetch_sub(1, SeqCst);
-        let _ = req.respond(tiny_http::Response::from_string("too many event streams").with_status_code(503));
+        let _ = write_reply(req.into_writer(), api::Reply::error(503, "too many event streams"));
         return;
     }
     let sh = shared.clone();
@@ -192,8 +217,4 @@ fn stream_events(shared: &Arc<Shared>, req: tiny_http::Request) {
     if spawned.is_err() {
         shared.streams.fetch_sub(1, SeqCst);
     }
-}
-
-fn header(name: &str, value: &str) -> tiny_http::Header {
-    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
 }
