@@ -431,4 +431,20 @@ impl Vm {
     pub fn trace(&self, pid: Pid, flags: crate::TraceFlags, tracer: Pid) -> bool {
         self.rt.trace(pid, flags, tracer)
     }
+
+    /// [`trace_info`](crate::trace_info) from outside any process: `(flags, tracer)` if `pid`
+    /// is alive and traced (a tracer found dead turns tracing off here, as in Erlang).
+    ///
+    /// ```
+    /// use spam::{TraceEvent, TraceFlags};
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let worker = vm.spawn(async { let () = spam::recv().await; }).unwrap();
+    /// let tracer = vm.spawn(async { loop { let _ = spam::recv::<TraceEvent>().await; } }).unwrap();
+    /// assert_eq!(vm.trace_info(worker), None);
+    /// vm.trace(worker, TraceFlags::SEND, tracer);
+    /// assert_eq!(vm.trace_info(worker), Some((TraceFlags::SEND, tracer)));
+    /// ```
+    pub fn trace_info(&self, pid: Pid) -> Option<(crate::TraceFlags, Pid)> {
+        self.rt.trace_info(pid)
+    }
 }

@@ -508,3 +508,36 @@ fn requests_racing_process_churn_and_the_vm_drop() {
         assert!(answers > 0, "no request was answered");
     });
 }
+
+/// A loopback observer answers only requests addressed to an IP or `localhost` (another site's
+/// page reaching it through a DNS name that points at 127.0.0.1 is refused: DNS rebinding), and
+/// starts tracing only for its own page (a cross-site POST is refused, though the browser would
+/// not let that site read the answer).
+#[test]
+fn loopback_observer_refuses_other_hosts_and_cross_site_writes() {
+    within(60, "hosts", || {
+        let (vm, addr) = observed_vm();
+        let raw = |head: &str| -> u16 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            write!(s, "{head}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n").unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap()
+        };
+        let port = addr.port();
+        assert_eq!(raw(&format!("GET /api/system HTTP/1.1\r\nHost: localhost:{port}")), 200);
+        assert_eq!(raw(&format!("GET /api/system HTTP/1.1\r\nHost: [::1]:{port}")), 200);
+        assert_eq!(raw(&format!("GET /api/system HTTP/1.1\r\nHost: evil.example:{port}")), 403);
+        assert_eq!(raw("GET /api/system HTTP/1.1"), 403, "no Host at all");
+        let pid = vm
+            .spawn(async {
+                let () = spam::recv().await;
+            })
+            .unwrap();
+        let post = format!("POST /api/trace/{} HTTP/1.1\r\nHost: {addr}", path_of(pid));
+        assert_eq!(raw(&format!("{post}\r\nOrigin: http://evil.example")), 403);
+        assert_eq!(vm.trace_info(pid), None, "the refused request did nothing");
+        assert_eq!(raw(&format!("{post}\r\nOrigin: http://{addr}")), 200);
+        assert!(vm.trace_info(pid).is_some());
+    });
+}

@@ -111,7 +111,8 @@ impl Observer {
         let sh = shared.clone();
         threads.push(spawn("spam-observer-sampler", Box::new(move || sh.sampler.run(rt)))?);
         let (sh, srv) = (shared.clone(), server.clone());
-        match spawn("spam-observer", Box::new(move || serve(rt, &sh, &srv))) {
+        let loopback = addr.ip().is_loopback();
+        match spawn("spam-observer", Box::new(move || serve(rt, &sh, &srv, loopback))) {
             Ok(t) => threads.push(t),
             Err(e) => {
                 shared.sampler.stop();
@@ -155,11 +156,17 @@ impl Drop for Observer {
 }
 
 /// The `spam-observer` thread: one request at a time until the server is unblocked.
-fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server) {
+fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server, loopback: bool) {
     while !shared.stop.load(SeqCst) {
         let Ok(req) = server.recv() else { break };
         if shared.stop.load(SeqCst) {
             break;
+        }
+        if let Err(why) = allowed(&req, loopback) {
+            let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
+                let _ = write_reply(req.into_writer(), api::Reply::error(403, why));
+            });
+            continue;
         }
         if req.url().split('?').next() == Some("/api/events") && *req.method() == tiny_http::Method::Get {
             stream_events(shared, req);
@@ -171,6 +178,35 @@ fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server) {
             let _ = write_reply(req.into_writer(), reply);
         });
     }
+}
+
+/// What a browser on this machine may ask of an observer on loopback, and what another site's
+/// page may not: a loopback observer answers only requests whose `Host` is an IP address or
+/// `localhost` (a DNS name pointing at 127.0.0.1 is how another site's page would read it: DNS
+/// rebinding), and takes a `POST`/`DELETE` (tracing) only without an `Origin` or from its own
+/// (another site's page may send them, though it cannot read the answer). An observer the user
+/// bound to another interface skips the `Host` rule (it is reached by whatever name they use).
+fn allowed(req: &tiny_http::Request, loopback: bool) -> Result<(), &'static str> {
+    let header = |name: &'static str| req.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str());
+    let host = header("Host").unwrap_or("");
+    if loopback {
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+        };
+        if !(name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()) {
+            return Err("forbidden host");
+        }
+    }
+    let mutates = !matches!(req.method(), tiny_http::Method::Get | tiny_http::Method::Head);
+    if mutates {
+        if let Some(origin) = header("Origin") {
+            if origin.strip_prefix("http://") != Some(host) {
+                return Err("forbidden origin");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes `reply` as a whole HTTP/1.1 response with `Connection: close`.
@@ -185,6 +221,7 @@ fn write_reply(mut out: impl std::io::Write, reply: api::Reply) -> std::io::Resu
     let reason = match reply.status {
         200 => "OK",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         503 => "Service Unavailable",
