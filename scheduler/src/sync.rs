@@ -12,7 +12,9 @@ mod imp {
     pub use std::thread_local;
 
     pub mod atomic {
-        pub use std::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+        pub use std::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        };
     }
 
     pub mod thread {
@@ -100,7 +102,9 @@ mod imp {
     pub use loom::thread_local;
 
     pub mod atomic {
-        pub use loom::sync::atomic::{fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+        pub use loom::sync::atomic::{
+            fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+        };
     }
 
     pub mod thread {

@@ -61,12 +61,8 @@ use crate::runtime::Runtime;
 use spam_scheduler::sync::atomic::Ordering::*;
 use std::time::Instant;
 
-// The flags' atomic, through loom under `--cfg spam_loom` as the shim does for the others (the
-// shim, `spam_scheduler::sync`, has no `AtomicU8`).
-#[cfg(spam_loom)]
-pub(crate) use loom::sync::atomic::AtomicU8;
-#[cfg(not(spam_loom))]
-pub(crate) use std::sync::atomic::AtomicU8;
+// The flags' atomic, from the one sync shim (loom under `--cfg spam_loom`).
+pub(crate) use spam_scheduler::sync::atomic::AtomicU8;
 
 /// Which events of a process are traced (Erlang's `erlang:trace/3` flags). Combine with `|`.
 ///
