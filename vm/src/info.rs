@@ -114,8 +114,6 @@ pub struct SystemCounters {
     pub exited: u64,
     /// The process table's capacity.
     pub max_processes: usize,
-    /// Registered names.
-    pub registered: usize,
     /// Time since the VM started.
     pub uptime: std::time::Duration,
 }
@@ -168,7 +166,13 @@ impl Runtime {
         });
     }
 
-    /// VM-wide totals.
+    /// Names registered now. Takes each registry shard's lock in turn (sends by name take one),
+    /// so it is for occasional requests, not for sampling.
+    pub fn registered_count(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// VM-wide totals, from atomics only (the observer samples them every second).
     pub fn system_counters(&self) -> SystemCounters {
         let processes = self.table.len();
         let spawned = self.table.inserted();
@@ -177,7 +181,6 @@ impl Runtime {
             spawned,
             exited: spawned.saturating_sub(processes as u64),
             max_processes: self.table.capacity(),
-            registered: self.registry.len(),
             uptime: self.scheduler().uptime(),
         }
     }

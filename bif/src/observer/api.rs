@@ -120,7 +120,7 @@ fn system(rt: &Runtime) -> String {
     j.key("uptime_ms").uint(c.uptime.as_millis() as u64);
     j.key("processes").uint(c.processes as u64).key("max_processes").uint(c.max_processes as u64);
     j.key("spawned").uint(c.spawned).key("exited").uint(c.exited);
-    j.key("registered").uint(c.registered as u64);
+    j.key("registered").uint(rt.registered_count() as u64);
     j.key("observer_interval_ms").uint(super::INTERVAL.as_millis() as u64);
     j.key("memory").obj().key("processes").uint(memory as u64).key("rss").opt_uint(super::sampler::rss_bytes());
     j.end_obj().end_obj();
