@@ -138,10 +138,11 @@ impl Drop for Observer {
         for t in self.threads.drain(..) {
             let _ = t.join();
         }
-        drop(server); // the last reference: the joined threads held the others
-                      // tiny_http closes its listener on its own accept thread after the server drops, and
-                      // does not join it. Wait for that (a connection is refused then; each one accepted
-                      // meanwhile is closed at once), so the address is free when the Vm's drop returns.
+        // The last reference (the joined threads held the others). tiny_http closes its listener
+        // on its own accept thread after the server drops, and does not join it. Wait for that (a
+        // connection is refused then; each one accepted meanwhile is closed at once), so the
+        // address is free when the Vm's drop returns.
+        drop(server);
         let target = match self.addr.ip().is_unspecified() {
             true => SocketAddr::new([127, 0, 0, 1].into(), self.addr.port()),
             false => self.addr,
