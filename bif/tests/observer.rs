@@ -222,6 +222,16 @@ fn processes_sort_limit_offset_and_filter() {
         let got: Vec<&str> =
             list["processes"].as_array().unwrap().iter().map(|r| r["label"].as_str().unwrap()).collect();
         assert_eq!(got, ["Sorted-1", "Sorted-2"]);
+        // By name: the named (here, labelled) ones in order, then the unnamed ones by pid.
+        let list = get(addr, "/api/processes?sort=name&limit=1000");
+        let names: Vec<Option<&str>> =
+            list["processes"].as_array().unwrap().iter().map(|r| r["name"].as_str().or(r["label"].as_str())).collect();
+        let named = names.iter().take_while(|n| n.is_some()).count();
+        assert_eq!(named, 5, "{names:?}");
+        assert!(names[..named].windows(2).all(|w| w[0] <= w[1]), "{names:?}");
+        assert!(names[named..].iter().all(Option::is_none), "{names:?}");
+        let desc = get(addr, "/api/processes?sort=name&order=desc&limit=1");
+        assert_eq!(desc["processes"][0]["label"], "Sorted-4");
         let list = get(addr, "/api/processes?sort=name&name=Sorted-3");
         assert_eq!(list["total"], 1);
         assert_eq!(list["processes"][0]["pid"], pids[3].to_string());

@@ -131,7 +131,7 @@ impl Runtime {
     /// `process_info(Pid)`: `None` for a dead or exiting process.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
         let target = self.target(pid)?;
-        let (s, l) = self.inspect(pid, target.process(), &target.task(), target.task_addr(), true);
+        let (s, l) = target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), true));
         Some(ProcessInfo {
             pid,
             status: s.status,
@@ -153,7 +153,7 @@ impl Runtime {
     /// The summary of one process: `None` for a dead or exiting process.
     pub fn process_summary(&self, pid: Pid) -> Option<ProcessSummary> {
         let target = self.target(pid)?;
-        Some(self.inspect(pid, target.process(), &target.task(), target.task_addr(), false).0)
+        Some(target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), false)).0)
     }
 
     /// Calls `f` with the summary of every live process, in slot order: one pass over the table,
@@ -161,7 +161,7 @@ impl Runtime {
     /// which sends and receives never take). For the observer, from any thread.
     pub fn for_each_process(&self, mut f: impl FnMut(&ProcessSummary)) {
         self.table.for_each_live(|pid, pinned| {
-            let (s, _) = self.inspect(pid, pinned.process(), &pinned.task(), pinned.task_addr(), false);
+            let (s, _) = pinned.with_task(|t| self.inspect(pid, pinned.process(), t, pinned.task_addr(), false));
             f(&s);
         });
     }

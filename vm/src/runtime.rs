@@ -54,13 +54,15 @@ impl Target<'_> {
             Target::InPoll(t) => *t as usize,
         }
     }
-    pub(crate) fn task(&self) -> spam_scheduler::TaskRef<Process> {
+    /// Runs `f` on the slot's own task ref, without counting a new one.
+    pub(crate) fn with_task<R>(&self, f: impl FnOnce(&spam_scheduler::TaskRef<Process>) -> R) -> R {
         match self {
-            Target::Pinned(p) => p.task(),
+            Target::Pinned(p) => p.with_task(f),
             Target::InPoll(t) => {
-                // SAFETY: as in `process`; we clone the slot's ref without consuming it.
+                // SAFETY: as in `process`; the ref is the slot's, borrowed for the call and never
+                // dropped.
                 let r = std::mem::ManuallyDrop::new(unsafe { spam_scheduler::TaskRef::<Process>::from_raw(*t) });
-                (*r).clone()
+                f(&r)
             }
         }
     }

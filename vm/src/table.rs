@@ -142,7 +142,15 @@ impl<'a> Pinned<'a> {
     pub fn task_addr(&self) -> usize {
         self.slot.task.load(Acquire) as usize
     }
-    /// A new counted ref to the task (for status inspection).
+    /// Runs `f` on the slot's own task ref, without counting a new one (no RMW on the task):
+    /// the pin keeps it valid for the call.
+    pub fn with_task<R>(&self, f: impl FnOnce(&TaskRef<Process>) -> R) -> R {
+        let p = self.slot.task.load(Acquire);
+        // SAFETY: as in `process`; the ref is the slot's, borrowed for the call and never dropped.
+        let t = std::mem::ManuallyDrop::new(unsafe { TaskRef::<Process>::from_raw(p) });
+        f(&t)
+    }
+    /// A new counted ref to the task.
     pub fn task(&self) -> TaskRef<Process> {
         let p = self.slot.task.load(Acquire);
         // SAFETY: as in `process`; we clone the slot's ref without consuming it.

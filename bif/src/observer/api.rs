@@ -199,14 +199,24 @@ fn processes(rt: &Runtime, q: &Query<'_>) -> Result<String, String> {
     };
     // One pass keeping only (key, pid); then only the returned rows are read in full.
     let page = if key == SortKey::Name {
-        let mut items = Vec::new();
+        // Named processes by name, then the unnamed ones (most, and all equal by name) by pid:
+        // apart, so a million unnamed processes cost no string comparison.
+        let (mut named, mut unnamed) = (Vec::new(), Vec::new());
         rt.for_each_process(|s| {
             if keep(s) {
-                let name = s.registered_name.clone().or_else(|| s.label.clone()).unwrap_or_default();
-                items.push(((name.is_empty(), name), s.pid.to_bits().rotate_left(32), s.pid));
+                let order = s.pid.to_bits().rotate_left(32);
+                match s.registered_name.clone().or_else(|| s.label.clone()) {
+                    Some(name) => named.push((name, order, s.pid)),
+                    None => unnamed.push(((), order, s.pid)),
+                }
             }
         });
-        select(items, desc, offset, limit)
+        let skipped = named.len();
+        let mut page = select(named, desc, offset, limit);
+        let rest = select(unnamed, false, offset.saturating_sub(skipped), limit - page.pids.len());
+        page.total += rest.total;
+        page.pids.extend(rest.pids);
+        page
     } else {
         let mut items = Vec::new();
         rt.for_each_process(|s| {
