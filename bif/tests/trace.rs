@@ -45,6 +45,11 @@ async fn event_of(pid: Pid) -> Trace {
 }
 
 /// The events of `pid` received until `pid`'s `Done`, in order.
+/// The events, compared by `Debug` (`Trace` has no `PartialEq`).
+fn assert_events(events: &[Trace], want: &[Trace]) {
+    assert_eq!(format!("{events:?}"), format!("{want:?}"));
+}
+
 async fn events_until_done(pid: Pid) -> Vec<Trace> {
     let mut out = Vec::new();
     loop {
@@ -88,16 +93,13 @@ fn send_and_receive_events_in_order_with_type_names() {
         assert_eq!(trace_info(echo), Some((TraceFlags::SEND | TraceFlags::RECEIVE, me)));
         send(echo, 7u32);
         let events = events_until_done(echo).await;
-        assert_eq!(
-            format!("{events:?}"),
-            format!(
-                "{:?}",
-                [
-                    Trace::Receive { msg: "u32" },
-                    Trace::Send { to: me, msg: "alloc::string::String" },
-                    Trace::Send { to: me, msg: std::any::type_name::<Done>() },
-                ]
-            )
+        assert_events(
+            &events,
+            &[
+                Trace::Receive { msg: "u32" },
+                Trace::Send { to: me, msg: "alloc::string::String" },
+                Trace::Send { to: me, msg: std::any::type_name::<Done>() },
+            ],
         );
         assert_eq!(recv::<String>().await, "got 7");
     });
@@ -121,16 +123,13 @@ fn send_to_a_dead_pid_or_a_free_name_is_send_to_non_existing_process() {
         assert!(trace(p, TraceFlags::SEND, me));
         send(p, Go);
         let events = events_until_done(p).await;
-        assert_eq!(
-            format!("{events:?}"),
-            format!(
-                "{:?}",
-                [
-                    Trace::SendToNonExisting { to: dead, msg: "u8" },
-                    Trace::SendToNonExisting { to: Pid::UNDEFINED, msg: "u16" },
-                    Trace::Send { to: me, msg: std::any::type_name::<Done>() },
-                ]
-            )
+        assert_events(
+            &events,
+            &[
+                Trace::SendToNonExisting { to: dead, msg: "u8" },
+                Trace::SendToNonExisting { to: Pid::UNDEFINED, msg: "u16" },
+                Trace::Send { to: me, msg: std::any::type_name::<Done>() },
+            ],
         );
     });
 }
@@ -152,15 +151,12 @@ fn a_trapped_exit_is_traced_as_a_receive() {
         assert!(trace(p, TraceFlags::RECEIVE, me));
         send(p, Go);
         let events = events_until_done(p).await;
-        assert_eq!(
-            format!("{events:?}"),
-            format!(
-                "{:?}",
-                [
-                    Trace::Receive { msg: std::any::type_name::<Go>() },
-                    Trace::Receive { msg: std::any::type_name::<spam::Exit>() }
-                ]
-            )
+        assert_events(
+            &events,
+            &[
+                Trace::Receive { msg: std::any::type_name::<Go>() },
+                Trace::Receive { msg: std::any::type_name::<spam::Exit>() },
+            ],
         );
     });
 }
@@ -188,19 +184,16 @@ fn spawn_register_unregister_and_exit_with_the_reason() {
         for _ in 0..6 {
             events.push(event_of(p).await);
         }
-        assert_eq!(
-            format!("{events:?}"),
-            format!(
-                "{:?}",
-                [
-                    Trace::Spawn { child },
-                    Trace::Register { name: "traced_procs_a".into() },
-                    Trace::Unregister { name: "traced_procs_a".into() },
-                    Trace::Register { name: "traced_procs_b".into() },
-                    Trace::Unregister { name: "traced_procs_b".into() },
-                    Trace::Exit { reason: Reason::other("done here") },
-                ]
-            )
+        assert_events(
+            &events,
+            &[
+                Trace::Spawn { child },
+                Trace::Register { name: "traced_procs_a".into() },
+                Trace::Unregister { name: "traced_procs_a".into() },
+                Trace::Register { name: "traced_procs_b".into() },
+                Trace::Unregister { name: "traced_procs_b".into() },
+                Trace::Exit { reason: Reason::other("done here") },
+            ],
         );
         // The exit event comes before the `Down` (both from p, in order).
         let d = recv_timeout::<Down>(WATCHDOG).await.expect("watchdog");
@@ -301,10 +294,7 @@ fn monitor_and_demonitor_with_the_reference() {
         send(p, Go);
         let r: spam::Ref = recv_timeout(WATCHDOG).await.expect("watchdog");
         let events = events_until_done(p).await;
-        assert_eq!(
-            format!("{events:?}"),
-            format!("{:?}", [Trace::Monitor { target: q, mref: r }, Trace::Demonitor { mref: r }])
-        );
+        assert_events(&events, &[Trace::Monitor { target: q, mref: r }, Trace::Demonitor { mref: r }]);
         send(q, Go);
     });
 }
