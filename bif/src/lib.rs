@@ -45,6 +45,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod addr;
+mod dist;
 pub mod gen_server;
 mod message;
 mod observer;

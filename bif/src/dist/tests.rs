@@ -1,0 +1,164 @@
+//! The handshake against itself, and EPMD and the handshake against a real `erl` (OTP 25; those
+//! tests print SKIPPED and pass where `erl` is not installed).
+
+use super::epmd::{self, NodeType};
+use super::handshake::{self, HandshakeError, FLAGS_HIDDEN};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Both sides of a handshake over loopback: `(initiator's result, acceptor's result)`.
+fn pair(
+    cookie_a: &str,
+    cookie_b: &str,
+) -> (Result<handshake::Peer, HandshakeError>, Result<handshake::Peer, HandshakeError>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cookie_b = cookie_b.to_string();
+    let acceptor = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let r = handshake::accept(&mut s, "b@localhost", 7, FLAGS_HIDDEN, &cookie_b);
+        drop(s); // a failed acceptor closes, as Erlang does
+        r
+    });
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let a = handshake::initiate(&mut s, "a@localhost", 3, FLAGS_HIDDEN, cookie_a, "b@localhost");
+    drop(s);
+    (a, acceptor.join().unwrap())
+}
+
+#[test]
+fn same_cookie_both_sides_agree_and_learn_each_other() {
+    let (a, b) = pair("secret", "secret");
+    let a = a.expect("initiator");
+    let b = b.expect("acceptor");
+    assert_eq!((a.name.as_str(), a.creation, a.flags), ("b@localhost", 7, FLAGS_HIDDEN));
+    assert_eq!((b.name.as_str(), b.creation, b.flags), ("a@localhost", 3, FLAGS_HIDDEN));
+}
+
+#[test]
+fn different_cookies_are_refused_on_both_sides() {
+    let (a, b) = pair("secret", "other");
+    assert!(matches!(b, Err(HandshakeError::BadCookie)), "acceptor: {b:?}");
+    assert!(matches!(a, Err(HandshakeError::BadCookie | HandshakeError::Io(_))), "initiator: {a:?}");
+}
+
+/// `erlang:md5("secret" ++ integer_to_list(1234567890))`, as OTP 25 computes it.
+#[test]
+fn digest_is_md5_of_cookie_and_decimal_challenge() {
+    let otp_25 = [224, 252, 252, 27, 165, 17, 252, 111, 230, 238, 53, 124, 154, 221, 185, 50];
+    assert_eq!(handshake::digest("secret", 1_234_567_890), otp_25);
+}
+
+/// Runs `erl -noshell -eval CODE`; `None` (and a SKIPPED line) without `erl`.
+fn erl_eval(code: &str) -> Option<String> {
+    let out = match Command::new("erl").args(["-noshell", "-eval", code]).output() {
+        Ok(o) => o,
+        Err(_) => {
+            eprintln!("SKIPPED: erl not found");
+            return None;
+        }
+    };
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A background `erl -sname NAME@localhost -setcookie COOKIE`, killed on drop.
+struct Erl(Child);
+
+impl Drop for Erl {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A node name no other test (or test run) uses.
+fn unique(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!("{prefix}_{}_{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+}
+
+fn start_erl(name: &str, cookie: &str, eval: &str) -> Option<Erl> {
+    let child = Command::new("erl")
+        .args(["-sname", &format!("{name}@localhost"), "-setcookie", cookie, "-noshell", "-eval", eval])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn();
+    match child {
+        Ok(c) => Some(Erl(c)),
+        Err(_) => {
+            eprintln!("SKIPPED: erl not found");
+            None
+        }
+    }
+}
+
+/// Waits (bounded) until EPMD knows `name`.
+fn wait_registered(name: &str) -> epmd::NodePort {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(p)) = epmd::port_please("localhost", name) {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "{name} never registered with epmd");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn real_erl_accepts_our_handshake_and_refuses_a_wrong_cookie() {
+    let name = unique("hs_erl");
+    let Some(_erl) = start_erl(&name, "secret", "timer:sleep(60000), init:stop().") else { return };
+    let port = wait_registered(&name);
+    assert_eq!(port.node_type, NodeType::Normal);
+    assert!(port.lowest <= 6 && 6 <= port.highest, "{port:?}");
+    let full = format!("{name}@localhost");
+    let dial = || {
+        let s = TcpStream::connect(("127.0.0.1", port.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let peer = handshake::initiate(&mut dial(), "spam_hs@localhost", 1, FLAGS_HIDDEN, "secret", &full)
+        .expect("OTP 25 takes our handshake");
+    assert_eq!(peer.name, full);
+    assert_ne!(peer.creation, 0, "a real node's creation comes from EPMD");
+    assert_eq!(peer.flags & handshake::MANDATORY_25, handshake::MANDATORY_25);
+    let wrong = handshake::initiate(&mut dial(), "spam_hs2@localhost", 1, FLAGS_HIDDEN, "wrong", &full);
+    assert!(matches!(wrong, Err(HandshakeError::BadCookie | HandshakeError::Io(_))), "{wrong:?}");
+}
+
+#[test]
+fn real_erl_dials_us_through_epmd() {
+    if erl_eval("init:stop().").is_none() {
+        return;
+    }
+    // EPMD runs once any distributed node started on this machine; start it ourselves (a no-op
+    // when it runs).
+    let _ = Command::new("epmd").arg("-daemon").status();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let me = unique("spam_acc");
+    let reg = epmd::register(&me, port, NodeType::Hidden).expect("register with epmd");
+    assert_ne!(reg.creation, 0);
+    let found = epmd::port_please("localhost", &me).unwrap().expect("epmd knows us");
+    assert_eq!((found.port, found.node_type), (port, NodeType::Hidden));
+    assert!(epmd::names("localhost").unwrap().iter().any(|(n, p)| *n == me && *p == port));
+    // erl pings us: its net_kernel dials, and we accept the handshake (the ping itself needs the
+    // node's net_kernel answer, built next; erl's answer is not checked here).
+    let ping = format!("net_adm:ping('{me}@localhost'), init:stop().");
+    let Some(_erl) = start_erl(&unique("hs_dialer"), "secret", &ping) else { return };
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let peer = handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret")
+        .expect("we accept erl's handshake");
+    assert!(peer.name.starts_with("hs_dialer"), "{peer:?}");
+    drop(reg);
+    // Closing the registration socket unregisters us.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while epmd::port_please("localhost", &me).unwrap().is_some() {
+        assert!(Instant::now() < deadline, "still registered after the socket closed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
