@@ -51,6 +51,7 @@ mod message;
 mod observer;
 mod process;
 pub mod supervisor;
+pub mod term;
 mod timer;
 mod trace;
 mod vm;
