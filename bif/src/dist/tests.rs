@@ -162,3 +162,134 @@ fn real_erl_dials_us_through_epmd() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+mod frames {
+    use super::super::control::{self, Control, Frame};
+    use crate::term::{Atom, ExternalPid, ExternalRef, Term};
+
+    fn pid(id: u32) -> Term {
+        Term::Pid(ExternalPid { node: Atom::new("erl@localhost"), id, serial: 0, creation: 9 })
+    }
+
+    fn all() -> Vec<Control> {
+        let r = Term::Reference(ExternalRef { node: Atom::new("erl@localhost"), creation: 9, ids: vec![1, 2, 3] });
+        let reason = Term::tuple(vec![Term::atom("shutdown"), Term::binary(&b"why"[..])]);
+        vec![
+            Control::Link { from: pid(1), to: pid(2) },
+            Control::Send { to: pid(2), msg: Term::from(vec![1, 2, 3]) },
+            Control::Exit { from: pid(1), to: pid(2), reason: reason.clone() },
+            Control::Unlink { from: pid(1), to: pid(2) },
+            Control::RegSend { from: pid(1), to: Term::atom("db"), msg: Term::atom("hello") },
+            Control::Exit2 { from: pid(1), to: pid(2), reason: Term::atom("kill") },
+            Control::Monitor { from: pid(1), to: Term::atom("net_kernel"), mref: r.clone() },
+            Control::Demonitor { from: pid(1), to: pid(2), mref: r.clone() },
+            Control::MonitorExit { from: pid(2), to: pid(1), mref: r.clone(), reason },
+            Control::SendSender { from: pid(1), to: pid(2), msg: Term::Nil },
+            Control::AliasSend { from: pid(1), alias: r, msg: Term::from(1.5) },
+            Control::UnlinkId { id: Term::from(7), from: pid(1), to: pid(2) },
+            Control::UnlinkIdAck { id: Term::from(7), from: pid(2), to: pid(1) },
+        ]
+    }
+
+    #[test]
+    fn every_control_message_round_trips_through_a_frame() {
+        for c in all() {
+            let bytes = control::encode_frame(&c);
+            let got = control::read_frame(&mut &bytes[..]).unwrap();
+            assert_eq!(got, Frame::Control(c));
+        }
+        assert_eq!(control::read_frame(&mut &[0u8, 0, 0, 0][..]).unwrap(), Frame::Tick);
+    }
+
+    /// Hostile input closes the connection with an error, never a panic or a huge allocation.
+    #[test]
+    fn garbage_frames_are_errors() {
+        let huge = (control::MAX_FRAME as u32 + 1).to_be_bytes();
+        assert!(control::read_frame(&mut &huge[..]).is_err(), "refused before it is read");
+        let cases: [&[u8]; 6] = [
+            &[0, 0, 0, 1, 112],                      // no control message
+            &[0, 0, 0, 2, 68, 0],                    // atom cache header: not negotiated
+            &[0, 0, 0, 4, 112, 131, 97, 2],          // control is not a tuple
+            &[0, 0, 0, 6, 112, 131, 104, 1, 97, 99], // unknown operation
+            &[0, 0, 0, 6, 112, 131, 104, 1, 97, 2],  // SEND of the wrong arity
+            &[0, 0, 0, 9],                           // truncated
+        ];
+        for c in cases {
+            assert!(control::read_frame(&mut &c[..]).is_err(), "{c:?}");
+        }
+        // Every prefix and single-byte change of a valid frame.
+        let good = control::encode_frame(&all()[1]);
+        let mut x: u32 = 0x9E37_79B9;
+        for i in 4..good.len() {
+            let _ = control::decode_frame(&good[4..i]);
+            for _ in 0..16 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                let mut bad = good[4..].to_vec();
+                let at = x as usize % bad.len();
+                bad[at] = (x >> 8) as u8;
+                let _ = control::decode_frame(&bad);
+            }
+        }
+    }
+}
+
+/// `net_adm:ping` from a real Erlang node reaches us (handshake, then net_kernel's `is_auth`
+/// call, answered `yes`), and a term of every kind sent to our registered name comes back to
+/// the Erlang process unchanged (`=:=`).
+#[test]
+fn real_erl_pings_us_and_gets_its_term_back() {
+    use super::control::{self, Control, Frame};
+    use crate::term::Term;
+    if erl_eval("init:stop().").is_none() {
+        return;
+    }
+    let _ = Command::new("epmd").arg("-daemon").status();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let me = unique("spam_ping");
+    let reg = epmd::register(&me, listener.local_addr().unwrap().port(), NodeType::Hidden).unwrap();
+    let term = "[1, -7, 300, 2.5, -123456789012345678901234567890, <<\"bin\">>, <<1:3>>, 'héllo', \
+                \"str\", [a | b], {t, {}}, #{a => 1, [x] => <<>>}, []]";
+    let script = format!(
+        "pong = net_adm:ping('{me}@localhost'), T = {term}, {{echo, '{me}@localhost'}} ! {{self(), T}}, \
+         receive T -> io:format(\"same~n\"); Other -> io:format(\"different: ~p~n\", [Other]) \
+         after 10000 -> io:format(\"timeout~n\") end, init:stop()."
+    );
+    let Some(erl) = Command::new("erl")
+        .args(["-sname", &format!("{}@localhost", unique("pinger")), "-setcookie", "secret", "-noshell", "-eval"])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()
+    else {
+        return;
+    };
+    let (mut s, _) = listener.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret").unwrap();
+    loop {
+        match control::read_frame(&mut s).expect("a frame from erl") {
+            Frame::Tick => control::write_tick(&mut s).unwrap(),
+            Frame::Control(Control::RegSend { to, msg, .. }) if to == Term::atom("net_kernel") => {
+                // {'$gen_call', {From, Tag}, {is_auth, Node}} -> From ! {Tag, yes}
+                let Term::Tuple(call) = msg else { panic!("not a gen_call: {msg}") };
+                let Term::Tuple(from_tag) = &call[1] else { panic!("no {{From, Tag}}") };
+                let reply = Term::tuple(vec![from_tag[1].clone(), Term::atom("yes")]);
+                control::write_frame(&mut s, &Control::Send { to: from_tag[0].clone(), msg: reply }).unwrap();
+            }
+            Frame::Control(Control::RegSend { to, msg, .. }) if to == Term::atom("echo") => {
+                let Term::Tuple(mut pair) = msg else { panic!("not {{Pid, T}}: {msg}") };
+                let t = pair.pop().unwrap();
+                let from = pair.pop().unwrap();
+                control::write_frame(&mut s, &Control::Send { to: from, msg: t }).unwrap();
+                break;
+            }
+            Frame::Control(_) => {} // net_kernel's monitor and demonitor
+        }
+    }
+    let out = erl.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.trim(), "same", "erl said: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+}
