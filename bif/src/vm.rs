@@ -188,6 +188,12 @@ impl Vm {
         }
     }
 
+    /// The VM's runtime, for the crate's own layers (the node, issue 13: its tests use it now).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.rt
+    }
+
     /// Where the observer listens, if it is on ([`VmBuilder::observer`]).
     ///
     /// ```

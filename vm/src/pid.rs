@@ -14,7 +14,7 @@ impl Pid {
     /// Stands for "no process": the `pid` of a `Down` from monitoring a name nobody held.
     pub const UNDEFINED: Pid = Pid(u64::MAX);
 
-    pub(crate) fn new(index: u32, serial: u32) -> Pid {
+    pub(crate) const fn new(index: u32, serial: u32) -> Pid {
         Pid(((serial as u64) << 32) | index as u64)
     }
     /// The process-table slot (the middle number of `<0.index.serial>`).
@@ -51,6 +51,12 @@ impl fmt::Display for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if *self == Pid::UNDEFINED {
             return f.write_str("<undefined>");
+        }
+        if self.is_remote() {
+            // Erlang's form for another node's pid: that node's number here, then its id.serial.
+            if let (Some(n), Some(r)) = (self.remote_node_number(), self.remote_parts()) {
+                return write!(f, "<{n}.{}.{}>", r.id, r.serial);
+            }
         }
         write!(f, "<0.{}.{}>", self.index(), self.serial())
     }

@@ -186,6 +186,8 @@ pub struct Runtime {
     stopped: std::sync::Once,
     /// The thread running the shutdown started from one of the VM's own threads.
     reaper: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The node, when the VM is one (`remote.rs`).
+    pub(crate) dist: std::sync::OnceLock<Box<dyn crate::remote::Distribution>>,
 }
 
 impl Runtime {
@@ -201,6 +203,7 @@ impl Runtime {
             shut_down: std::sync::atomic::AtomicBool::new(false),
             stopped: std::sync::Once::new(),
             reaper: Mutex::new(None),
+            dist: std::sync::OnceLock::new(),
         }
     }
 
@@ -219,6 +222,7 @@ impl Runtime {
             shut_down: std::sync::atomic::AtomicBool::new(false),
             stopped: std::sync::Once::new(),
             reaper: Mutex::new(None),
+            dist: std::sync::OnceLock::new(),
         }
     }
 
@@ -356,6 +360,10 @@ impl Runtime {
     #[inline]
     pub fn send_message<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
         let Some(pinned) = self.target(to) else {
+            // Not in the table: dead, or a pid of another node (`remote.rs`; the cold path only).
+            if to.is_remote() {
+                self.send_remote(to, Msg::new(msg));
+            }
             return Ok(());
         };
         let target = pinned.process();
@@ -386,7 +394,7 @@ impl Runtime {
     /// of a process that waits on a timer). Returns the signal if the receiver is dead or exiting.
     pub(crate) fn send_signal(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
         let Some(pinned) = self.target(to) else {
-            return Err(sig);
+            return self.signal_remote(to, sig); // `Err` unless a node takes it for a remote pid
         };
         match pinned.process().mailbox.push(OwnedNode::signal(sig)) {
             Ok(_) => {

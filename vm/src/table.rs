@@ -169,7 +169,8 @@ impl Table {
     /// A table for up to `capacity` live processes (rounded up to a page), used by `workers`
     /// scheduler threads.
     pub fn new(capacity: usize, workers: usize) -> Table {
-        let pages = capacity.div_ceil(PAGE).clamp(1, 1 << (32 - PAGE_BITS));
+        // At most 2^31 slots: an index with the top bit set is a remote pid (`remote.rs`).
+        let pages = capacity.div_ceil(PAGE).clamp(1, 1 << (31 - PAGE_BITS));
         Table {
             pages: (0..pages).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
             free: Mutex::new(Vec::new()),

@@ -293,3 +293,163 @@ fn real_erl_pings_us_and_gets_its_term_back() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.trim(), "same", "erl said: {stdout} {}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The VM's side of remote pids (`spam_vm::remote`), with a stand-in node that records what the
+/// VM hands it.
+mod vm_hook {
+    use crate::{Down, Exit, Reason, Vm};
+    use spam_vm::{Distribution, Msg, Pid, RemoteSignal};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Default, Clone)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl Recorder {
+        fn take(&self) -> Vec<String> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+        /// Waits (bounded) until `n` entries are recorded.
+        fn wait(&self, n: usize) -> Vec<String> {
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while self.0.lock().unwrap().len() < n {
+                assert!(std::time::Instant::now() < deadline, "recorded only {:?}", self.0.lock().unwrap());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.take()
+        }
+    }
+
+    impl Distribution for Recorder {
+        fn send(&self, from: Option<Pid>, to: Pid, msg: Msg) {
+            let what = msg.downcast::<u32>().map_or("?".to_string(), |n| n.to_string());
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("send {what} from {} to {to}", from.map_or("-".into(), |p| p.to_string())));
+        }
+        fn signal(&self, to: Pid, sig: RemoteSignal) {
+            let s = match sig {
+                RemoteSignal::Link { from } => format!("link {from}"),
+                RemoteSignal::Unlink { from } => format!("unlink {from}"),
+                RemoteSignal::Exit { from, reason, link } => format!("exit {from} {reason} link={link}"),
+                RemoteSignal::Monitor { from, .. } => format!("monitor {from}"),
+                RemoteSignal::Demonitor { from, .. } => format!("demonitor {from}"),
+                RemoteSignal::Down { from, reason, .. } => format!("down {from} {reason}"),
+            };
+            self.0.lock().unwrap().push(format!("{s} to {to}"));
+        }
+    }
+
+    fn node() -> (Vm, Recorder) {
+        let vm = Vm::builder().schedulers(2).build();
+        let rec = Recorder::default();
+        assert!(vm.runtime().set_distribution(Box::new(rec.clone())));
+        assert!(!vm.runtime().set_distribution(Box::new(Recorder::default())), "once");
+        (vm, rec)
+    }
+
+    #[test]
+    fn remote_pids_are_interned_and_displayed_as_erlang_does() {
+        let a = Pid::remote("hook_a@localhost", 80, 0, 5);
+        let b = Pid::remote("hook_a@localhost", 81, 0, 5);
+        assert_eq!(a, Pid::remote("hook_a@localhost", 80, 0, 5));
+        assert_ne!(a, b);
+        assert_ne!(a, Pid::remote("hook_a@localhost", 80, 0, 6), "another incarnation");
+        assert!(a.is_remote() && !Pid::UNDEFINED.is_remote());
+        let shown = a.to_string();
+        assert!(shown.starts_with('<') && shown.ends_with(".80.0>") && !shown.starts_with("<0."), "{shown}");
+    }
+
+    /// Sends, links and monitors to a remote pid reach the node; the local exit protocol tells
+    /// the remote link (an exit signal) and the remote monitor holder (a `Down`) through it.
+    #[test]
+    fn sends_links_monitors_and_exits_go_to_the_node() {
+        let (vm, rec) = node();
+        let remote = Pid::remote("hook_b@localhost", 7, 1, 2);
+        let me = vm.block_on(async move {
+            crate::send(remote, 42u32);
+            crate::link(remote).expect("a remote link is taken by the node");
+            let m = crate::monitor(remote);
+            crate::demonitor(m, false);
+            crate::unlink(remote);
+            crate::self_pid()
+        });
+        assert_eq!(
+            rec.take(),
+            [
+                format!("send 42 from {me} to {remote}"),
+                format!("link {me} to {remote}"),
+                format!("monitor {me} to {remote}"),
+                format!("demonitor {me} to {remote}"),
+                format!("unlink {me} to {remote}"),
+            ]
+        );
+        // A remote process links to a local one and monitors it; the local one then crashes.
+        let victim = vm
+            .spawn(async {
+                let () = crate::recv().await;
+            })
+            .unwrap();
+        vm.runtime().deliver(victim, RemoteSignal::Link { from: remote }).unwrap();
+        let mref = spam_vm::Ref::make();
+        vm.runtime().deliver(victim, RemoteSignal::Monitor { from: remote, mref }).unwrap();
+        vm.exit(victim, Reason::Kill);
+        let mut told = rec.wait(2);
+        told.sort();
+        assert_eq!(
+            told,
+            [format!("down {victim} killed to {remote}"), format!("exit {victim} killed link=true to {remote}")]
+        );
+    }
+
+    /// Signals delivered from a remote process act as local ones: an exit kills (or reaches a
+    /// trapping process as a message), a `Down` answers a monitor; a dead target gives it back.
+    #[test]
+    fn delivered_signals_act_as_local_ones() {
+        let (vm, rec) = node();
+        let remote = Pid::remote("hook_c@localhost", 9, 0, 1);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let trapper = vm
+            .spawn(async move {
+                crate::trap_exit(true);
+                let m = crate::monitor(remote);
+                tx.send(m).unwrap();
+                let e: Exit = crate::recv().await;
+                let d: Down = crate::recv().await;
+                assert_eq!((e.from, e.reason, d.pid, d.monitor), (remote, Reason::Shutdown, remote, m));
+                assert_eq!(d.reason, Reason::Noproc);
+            })
+            .unwrap();
+        let mref = rx.recv().unwrap();
+        vm.runtime()
+            .deliver(trapper, RemoteSignal::Exit { from: remote, reason: Reason::Shutdown, link: false })
+            .unwrap();
+        vm.runtime().deliver(trapper, RemoteSignal::Down { from: remote, mref, reason: Reason::Noproc }).unwrap();
+        // The trapper returned: its monitor of the remote process went to the node first.
+        let told = rec.wait(1);
+        assert_eq!(told, [format!("monitor {trapper} to {remote}")]);
+        let dead = vm.spawn(async {}).unwrap();
+        while vm.is_alive(dead) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(matches!(
+            vm.runtime().deliver(dead, RemoteSignal::Link { from: remote }),
+            Err(RemoteSignal::Link { .. })
+        ));
+    }
+
+    /// Without a node a remote pid is as a dead one: sends vanish, a link is `noproc`.
+    #[test]
+    fn without_a_node_a_remote_pid_is_a_dead_one() {
+        let vm = Vm::builder().schedulers(1).build();
+        let remote = Pid::remote("hook_d@localhost", 1, 0, 1);
+        vm.block_on(async move {
+            crate::send(remote, 1u32);
+            assert!(crate::link(remote).is_err());
+            let m = crate::monitor(remote);
+            let d: Down = crate::recv().await;
+            assert_eq!((d.monitor, d.reason), (m, Reason::Noproc));
+        });
+    }
+}
