@@ -2050,7 +2050,9 @@ impl SupServer {
         }
     }
 
-    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, ChildError> {
+    /// The static child `id` and its place, if it is stopped: what `restart_child` and
+    /// `delete_child` act on (OTP's errors otherwise).
+    fn stopped_child(&mut self, id: &str) -> Result<(&mut Vec<Child>, usize), ChildError> {
         let Children::Static(list) = &mut self.children else {
             return Err(ChildError::SimpleOneForOne);
         };
@@ -2058,23 +2060,19 @@ impl SupServer {
         match list[i].slot {
             Slot::Running(_) => Err(ChildError::Running),
             Slot::Restarting => Err(ChildError::Restarting),
-            Slot::Stopped => list[i].start().await.map_err(start_failed),
+            Slot::Stopped => Ok((list, i)),
         }
     }
 
+    async fn restart_child(&mut self, id: &str) -> Result<Option<Pid>, ChildError> {
+        let (list, i) = self.stopped_child(id)?;
+        list[i].start().await.map_err(start_failed)
+    }
+
     fn delete_child(&mut self, id: &str) -> Result<(), ChildError> {
-        let Children::Static(list) = &mut self.children else {
-            return Err(ChildError::SimpleOneForOne);
-        };
-        let i = find_id(list, id).ok_or(ChildError::NotFound)?;
-        match list[i].slot {
-            Slot::Running(_) => Err(ChildError::Running),
-            Slot::Restarting => Err(ChildError::Restarting),
-            Slot::Stopped => {
-                list.remove(i);
-                Ok(())
-            }
-        }
+        let (list, i) = self.stopped_child(id)?;
+        list.remove(i);
+        Ok(())
     }
 
     /// OTP's `restart_child/3` and `do_restart/3`: a child's exit, by its restart type and

@@ -203,21 +203,13 @@ impl Runtime {
         let Some(d) = self.dist.get().filter(|_| to.is_remote()) else {
             return Err(sig);
         };
-        let me = || crate::context::with_current_unchecked(|p| p.pid()).unwrap_or(Pid::UNDEFINED);
-        let remote = match sig {
-            Signal::Exit { from, reason, link } => RemoteSignal::Exit { from, reason, link },
-            Signal::Link { from } => RemoteSignal::Link { from },
-            Signal::Unlink { from } => RemoteSignal::Unlink { from },
-            Signal::Monitor { from, mref } => RemoteSignal::Monitor { from, mref },
-            Signal::Demonitor { mref } => RemoteSignal::Demonitor { from: me(), mref },
-            Signal::Down { from, mref, reason } => RemoteSignal::Down { from, mref, reason },
-            // An alias of a remote process: the node carries it as a plain send for now.
-            Signal::Alias { msg, .. } => {
-                d.send(Some(me()), to, msg);
-                return Ok(());
-            }
-        };
-        d.signal(to, remote);
+        let me = crate::context::with_current_unchecked(|p| p.pid()).unwrap_or(Pid::UNDEFINED);
+        // An alias of a remote process: the node carries it as a plain send for now.
+        if let Signal::Alias { msg, .. } = sig {
+            d.send(Some(me), to, msg);
+            return Ok(());
+        }
+        d.signal(to, to_remote(sig, me));
         Ok(())
     }
 
@@ -235,14 +227,14 @@ impl Runtime {
             RemoteSignal::Down { from, mref, reason } => Signal::Down { from, mref, reason },
         };
         if to.is_remote() {
-            return Err(back(local, Pid::UNDEFINED));
+            return Err(to_remote(local, Pid::UNDEFINED));
         }
-        self.send_signal(to, local).map_err(|s| back(s, Pid::UNDEFINED))
+        self.send_signal(to, local).map_err(|s| to_remote(s, Pid::UNDEFINED))
     }
 }
 
-/// A signal given back, as the remote signal it was.
-fn back(sig: Signal, me: Pid) -> RemoteSignal {
+/// `sig` as a remote signal; `me` is the sender, for a `Demonitor` (which does not carry it).
+fn to_remote(sig: Signal, me: Pid) -> RemoteSignal {
     match sig {
         Signal::Exit { from, reason, link } => RemoteSignal::Exit { from, reason, link },
         Signal::Link { from } => RemoteSignal::Link { from },
@@ -250,6 +242,6 @@ fn back(sig: Signal, me: Pid) -> RemoteSignal {
         Signal::Monitor { from, mref } => RemoteSignal::Monitor { from, mref },
         Signal::Demonitor { mref } => RemoteSignal::Demonitor { from: me, mref },
         Signal::Down { from, mref, reason } => RemoteSignal::Down { from, mref, reason },
-        Signal::Alias { .. } => unreachable!("deliver makes no alias signal"),
+        Signal::Alias { .. } => unreachable!("aliases are sent as messages (signal_remote), never delivered"),
     }
 }

@@ -152,10 +152,7 @@ impl<'a> Pinned<'a> {
     }
     /// A new counted ref to the task.
     pub fn task(&self) -> TaskRef<Process> {
-        let p = self.slot.task.load(Acquire);
-        // SAFETY: as in `process`; we clone the slot's ref without consuming it.
-        let t = std::mem::ManuallyDrop::new(unsafe { TaskRef::<Process>::from_raw(p) });
-        (*t).clone()
+        self.with_task(TaskRef::clone)
     }
 }
 

@@ -54,12 +54,15 @@ fn connect(host: &str) -> io::Result<TcpStream> {
     Ok(s)
 }
 
-fn request(s: &mut TcpStream, body: &[u8]) -> io::Result<()> {
-    let len = u16::try_from(body.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "request too long"))?;
+/// Writes `body` after its 2-byte big-endian length, in one write: the framing of EPMD requests
+/// and of handshake messages alike.
+pub(crate) fn write_len16(w: &mut impl Write, body: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(body.len()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "message too long"))?;
     let mut frame = Vec::with_capacity(2 + body.len());
     frame.extend_from_slice(&len.to_be_bytes());
     frame.extend_from_slice(body);
-    s.write_all(&frame)
+    w.write_all(&frame)?;
+    w.flush()
 }
 
 fn bad(what: impl Into<String>) -> io::Error {
@@ -82,7 +85,7 @@ pub(crate) fn register(name: &str, port: u16, node_type: NodeType) -> io::Result
     body.extend_from_slice(&name_len.to_be_bytes());
     body.extend_from_slice(name.as_bytes());
     body.extend_from_slice(&0u16.to_be_bytes()); // no extra
-    request(&mut s, &body)?;
+    write_len16(&mut s, &body)?;
     let mut head = [0u8; 2];
     s.read_exact(&mut head)?;
     let creation = match head {
@@ -113,7 +116,7 @@ pub(crate) fn port_please(host: &str, name: &str) -> io::Result<Option<NodePort>
     let mut s = connect(host)?;
     let mut body = vec![122];
     body.extend_from_slice(name.as_bytes());
-    request(&mut s, &body)?;
+    write_len16(&mut s, &body)?;
     let mut head = [0u8; 2];
     s.read_exact(&mut head)?;
     match head {
@@ -133,7 +136,7 @@ pub(crate) fn port_please(host: &str, name: &str) -> io::Result<Option<NodePort>
 /// NAMES: the names EPMD knows on `host`, with their ports.
 pub(crate) fn names(host: &str) -> io::Result<Vec<(String, u16)>> {
     let mut s = connect(host)?;
-    request(&mut s, &[110])?;
+    write_len16(&mut s, &[110])?;
     let mut text = Vec::new();
     s.read_to_end(&mut text)?;
     let text = text.get(4..).ok_or_else(|| bad("epmd: short NAMES answer"))?; // EPMD's own port

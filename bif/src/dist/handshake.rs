@@ -85,13 +85,7 @@ fn challenge() -> u32 {
 }
 
 fn send(s: &mut impl Write, body: &[u8]) -> Result<()> {
-    let len = u16::try_from(body.len()).map_err(|_| protocol("handshake message too long"))?;
-    let mut frame = Vec::with_capacity(2 + body.len());
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(body);
-    s.write_all(&frame)?;
-    s.flush()?;
-    Ok(())
+    Ok(super::epmd::write_len16(s, body)?)
 }
 
 fn recv(s: &mut impl Read) -> Result<Vec<u8>> {

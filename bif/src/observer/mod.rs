@@ -164,9 +164,7 @@ fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server, loopback: 
             break;
         }
         if let Err(why) = allowed(&req, loopback) {
-            let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
-                let _ = write_reply(req.into_writer(), api::Reply::error(403, why));
-            });
+            answer(req, api::Reply::error(403, why));
             continue;
         }
         if req.url().split('?').next() == Some("/api/events") && *req.method() == tiny_http::Method::Get {
@@ -174,11 +172,16 @@ fn serve(rt: RtRef, shared: &Arc<Shared>, server: &tiny_http::Server, loopback: 
             continue;
         }
         let reply = api::handle(rt.get(), shared, req.method(), req.url());
-        // Written on its own thread: a client that does not read must not hold this one.
-        let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
-            let _ = write_reply(req.into_writer(), reply);
-        });
+        answer(req, reply);
     }
+}
+
+/// Answers `req` with `reply` on a short-lived thread of its own: a client that does not read
+/// must not hold the `spam-observer` thread.
+fn answer(req: tiny_http::Request, reply: api::Reply) {
+    let _ = std::thread::Builder::new().name("spam-observer-reply".into()).spawn(move || {
+        let _ = write_reply(req.into_writer(), reply);
+    });
 }
 
 /// What a browser on this machine may ask of an observer on loopback, and what another site's
@@ -244,7 +247,7 @@ fn write_reply(mut out: impl std::io::Write, reply: api::Reply) -> std::io::Resu
 fn stream_events(shared: &Arc<Shared>, req: tiny_http::Request) {
     if shared.streams.fetch_add(1, SeqCst) >= MAX_STREAMS {
         shared.streams.fetch_sub(1, SeqCst);
-        let _ = write_reply(req.into_writer(), api::Reply::error(503, "too many event streams"));
+        answer(req, api::Reply::error(503, "too many event streams"));
         return;
     }
     let sh = shared.clone();
