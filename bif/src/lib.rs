@@ -46,10 +46,12 @@
 
 mod addr;
 mod dist;
+mod distribution;
 pub mod gen_server;
 mod message;
 mod observer;
 mod process;
+mod rt_ref;
 pub mod supervisor;
 pub mod term;
 mod timer;
@@ -65,6 +67,7 @@ pub mod guide {}
 pub struct ReadmeDoctests;
 
 pub use addr::{self_addr, Addr};
+pub use distribution::{disconnect_node, node, nodes, ping, spawn_remote};
 pub use message::{
     receive, receive_match, receive_match_timeout, receive_timeout, recv, recv_match, recv_match_timeout, recv_timeout,
     send, send_async, try_send, Dest,

@@ -36,6 +36,13 @@ impl<'a> From<&'a String> for Dest<'a> {
         Dest::Name(n)
     }
 }
+/// Erlang's `{Name, Node}`: the process registered as `Name` on node `Node`
+/// ([`Pid::remote_name`]). On this node's own name it is the local name.
+impl<'a> From<(&'a str, &'a str)> for Dest<'a> {
+    fn from((name, node): (&'a str, &'a str)) -> Self {
+        Dest::Pid(Pid::remote_name(name, node))
+    }
+}
 
 /// [`try_send`], naming `function` if called outside a process.
 #[inline]
@@ -54,6 +61,9 @@ pub(crate) fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>,
                 }
             },
         };
+        if pid.is_remote() && std::any::TypeId::of::<T>() != std::any::TypeId::of::<crate::term::Term>() {
+            return Err(SendError::NotATerm(msg));
+        }
         p.send(pid, msg)
     })
 }

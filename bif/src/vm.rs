@@ -1,5 +1,6 @@
 //! `Vm`: starting, running and stopping a SPAM virtual machine from ordinary (non-process) code.
 
+use crate::dist::node::{Entries, NodeConfig, NodeHandle};
 use crate::observer::Observer;
 use spam_scheduler::WorkerStats;
 use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SendError, SpawnError, SpawnOpts};
@@ -13,6 +14,8 @@ pub struct VmBuilder {
     /// Where the observer listens, if on, and whether the program asked for it (or only the
     /// `SPAM_OBSERVER` environment variable did).
     observer: Option<(String, bool)>,
+    /// The node to start, if any ([`VmBuilder::node`]).
+    node: Option<NodeConfig>,
 }
 
 impl VmBuilder {
@@ -75,11 +78,46 @@ impl VmBuilder {
         self
     }
 
+    /// Makes the VM a node of an Erlang cluster (`docs/distribution.md`): it listens, registers
+    /// `name` with the local EPMD (starting `epmd -daemon` if none runs, as `erl` does) and
+    /// then talks to other SPAM nodes and to Erlang and Elixir nodes with the same `cookie`:
+    /// messages ([`Term`](crate::term::Term)s) to remote pids and to `(name, node)`, links,
+    /// monitors and exit signals across nodes, [`ping`](crate::ping),
+    /// [`spawn_remote`](crate::spawn_remote). `name` is `name@host` (`name` alone means
+    /// `name@localhost`). The node is visible (Erlang's `nodes()` lists it) unless
+    /// [`VmBuilder::hidden`]. Connections are made on first use, one per pair of nodes, on the
+    /// node's own threads.
+    ///
+    /// ```no_run
+    /// let vm = spam::Vm::builder().node("spam@localhost", "secret").build();
+    /// assert_eq!(vm.node_name(), Some("spam@localhost"));
+    /// ```
+    pub fn node(mut self, name: impl Into<String>, cookie: impl Into<String>) -> Self {
+        let hidden = self.node.as_ref().is_some_and(|n| n.hidden);
+        self.node = Some(NodeConfig { name: name.into(), cookie: cookie.into(), hidden });
+        self
+    }
+
+    /// With [`VmBuilder::node`]: a hidden node (Erlang's `-hidden`): connected nodes list it in
+    /// `nodes(hidden)`, not `nodes()`, and it joins no global name space.
+    ///
+    /// ```no_run
+    /// let vm = spam::Vm::builder().node("tool@localhost", "secret").hidden(true).build();
+    /// # drop(vm);
+    /// ```
+    pub fn hidden(mut self, hidden: bool) -> Self {
+        if let Some(n) = &mut self.node {
+            n.hidden = hidden;
+        }
+        self
+    }
+
     /// Starts the VM: its scheduler threads and its timer thread (and the observer's, if on).
     ///
     /// # Panics
     /// If [`VmBuilder::observer`] was called and its address cannot be bound (the message names
-    /// it; use [`VmBuilder::try_build`] to handle that). An address that only `SPAM_OBSERVER`
+    /// it; use [`VmBuilder::try_build`] to handle that); if [`VmBuilder::node`] was called and
+    /// the node cannot start (EPMD unreachable, the name taken). An address that only `SPAM_OBSERVER`
     /// gave is not worth a panic: the VM starts without the observer and says why on stderr.
     ///
     /// ```
@@ -95,12 +133,17 @@ impl VmBuilder {
                     eprintln!("spam: SPAM_OBSERVER={addr}: cannot serve the observer there ({e}); running without it");
                     VmBuilder { observer: None, ..fallback }.build()
                 }
-                addr => panic!("spam: cannot serve the observer on {:?}: {e}", addr.map(|a| a.0)),
+                addr => panic!(
+                    "spam: cannot start the VM (observer {:?}, node {:?}): {e}",
+                    addr.map(|a| a.0),
+                    fallback.node.map(|n| n.name)
+                ),
             },
         }
     }
 
-    /// As [`VmBuilder::build`], but an observer address that cannot be bound is an error.
+    /// As [`VmBuilder::build`], but an observer address that cannot be bound, or a node that
+    /// cannot start, is an error.
     ///
     /// ```
     /// let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -110,9 +153,13 @@ impl VmBuilder {
     pub fn try_build(self) -> std::io::Result<Vm> {
         let rt = Box::new(Runtime::new(self.config));
         rt.install_maintenance();
-        let mut vm = Vm { rt: std::mem::ManuallyDrop::new(rt), observer: None };
+        let mut vm =
+            Vm { rt: std::mem::ManuallyDrop::new(rt), observer: None, node: None, entries: Entries::default() };
         if let Some((addr, _)) = &self.observer {
             vm.observer = Some(Observer::start(&vm.rt, addr)?);
+        }
+        if let Some(cfg) = &self.node {
+            vm.node = Some(NodeHandle::start(&vm.rt, cfg, vm.entries.clone())?);
         }
         Ok(vm)
     }
@@ -127,15 +174,19 @@ pub struct Vm {
     rt: std::mem::ManuallyDrop<Box<Runtime>>,
     /// Reads `rt` from its own threads: stopped (joined) before `rt` is freed.
     observer: Option<Observer>,
+    /// The node, if any: its threads read `rt` too, and are joined before it is freed.
+    node: Option<NodeHandle>,
+    /// Entry points for remote `spawn` ([`Vm::register_entry`]).
+    entries: Entries,
 }
 
 impl Drop for Vm {
     fn drop(&mut self) {
         // SAFETY: taken once, here; `self.rt` is not used again.
         let rt = unsafe { std::mem::ManuallyDrop::take(&mut self.rt) };
-        let observer = self.observer.take();
+        let observer = (self.observer.take(), self.node.take());
         if !rt.on_own_thread() {
-            drop(observer); // its threads read `rt`: joined first
+            drop(observer); // their threads read `rt`: joined first
             drop(rt); // shuts down and waits for it
             return;
         }
@@ -185,6 +236,7 @@ impl Vm {
         VmBuilder {
             config: Config { schedulers: num_cpus::get().max(1), ..Config::default() },
             observer: crate::observer::from_env().map(|a| (a, false)),
+            node: None,
         }
     }
 
@@ -192,6 +244,39 @@ impl Vm {
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.rt
+    }
+
+    /// This node's name, `name@host`, if the VM is a node ([`VmBuilder::node`]).
+    ///
+    /// ```
+    /// assert_eq!(spam::Vm::new().node_name(), None);
+    /// ```
+    pub fn node_name(&self) -> Option<&str> {
+        self.node.as_ref().map(|n| n.shared().name())
+    }
+
+    /// Registers the entry point `module:function` for [`spawn_remote`](crate::spawn_remote)
+    /// from other nodes (Erlang's `spawn(Node, Module, Function, Args)`; an Erlang node calls it
+    /// the same way): `f` gets the call's arguments and returns the new process's body. A second
+    /// registration of the same pair replaces the first.
+    ///
+    /// ```
+    /// use spam::term::Term;
+    /// let vm = spam::Vm::new();
+    /// vm.register_entry("demo", "echo", |args: Vec<Term>| async move {
+    ///     if let Some(to) = args.first().and_then(|t| spam::Pid::try_from(t).ok()) {
+    ///         let msg: Term = spam::recv().await;
+    ///         spam::send(to, msg);
+    ///     }
+    /// });
+    /// ```
+    pub fn register_entry<F, Fut>(&self, module: &str, function: &str, f: F)
+    where
+        F: Fn(Vec<crate::term::Term>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let entry: crate::dist::node::Entry = Arc::new(move |args| Box::pin(f(args)));
+        self.entries.write().unwrap_or_else(|e| e.into_inner()).insert((module.into(), function.into()), entry);
     }
 
     /// Where the observer listens, if it is on ([`VmBuilder::observer`]).

@@ -22,6 +22,9 @@ pub enum SendError<T> {
     NotRegistered(String, T),
     /// The receiver's bounded mailbox is full.
     Full(T),
+    /// The receiver is a process of another node, and the message is not a `spam::term::Term`
+    /// (only terms cross the wire; Erlang: `badarg`).
+    NotATerm(T),
 }
 
 impl<T> SendError<T> {
@@ -34,7 +37,7 @@ impl<T> SendError<T> {
     /// ```
     pub fn into_inner(self) -> T {
         match self {
-            SendError::NotRegistered(_, m) | SendError::Full(m) => m,
+            SendError::NotRegistered(_, m) | SendError::Full(m) | SendError::NotATerm(m) => m,
         }
     }
 }
@@ -44,6 +47,7 @@ impl<T> fmt::Debug for SendError<T> {
         match self {
             SendError::NotRegistered(n, _) => write!(f, "NotRegistered({n:?}, ..)"),
             SendError::Full(_) => f.write_str("Full(..)"),
+            SendError::NotATerm(_) => f.write_str("NotATerm(..)"),
         }
     }
 }
@@ -53,6 +57,7 @@ impl<T> fmt::Display for SendError<T> {
         match self {
             SendError::NotRegistered(n, _) => write!(f, "no process registered as {n:?}"),
             SendError::Full(_) => f.write_str("the receiver's bounded mailbox is full"),
+            SendError::NotATerm(_) => f.write_str("a message to another node must be a spam::term::Term"),
         }
     }
 }

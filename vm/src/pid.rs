@@ -45,6 +45,17 @@ impl Pid {
     pub fn to_bits(self) -> u64 {
         self.0
     }
+    /// The pid whose [`to_bits`](Pid::to_bits) is `bits` (how a node reads back its own pids
+    /// from the wire). A made-up value is a pid of no process: sends to it are dropped.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let p = spam::Pid::UNDEFINED;
+    /// assert_eq!(spam::Pid::from_bits(p.to_bits()), p);
+    /// ```
+    pub fn from_bits(bits: u64) -> Pid {
+        Pid(bits)
+    }
 }
 
 impl fmt::Display for Pid {
@@ -54,6 +65,9 @@ impl fmt::Display for Pid {
         }
         if self.is_remote() {
             // Erlang's form for another node's pid: that node's number here, then its id.serial.
+            if let Some(crate::remote::RemotePid { name: Some(name), node, .. }) = self.remote_parts() {
+                return write!(f, "{{{name},{node}}}");
+            }
             if let (Some(n), Some(r)) = (self.remote_node_number(), self.remote_parts()) {
                 return write!(f, "<{n}.{}.{}>", r.id, r.serial);
             }
@@ -148,6 +162,17 @@ impl Ref {
     /// ```
     pub fn to_bits(self) -> u64 {
         self.0
+    }
+    /// The reference whose [`to_bits`](Ref::to_bits) is `bits` (how a node reads back its own
+    /// references from the wire).
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let r = spam::Ref::make();
+    /// assert_eq!(spam::Ref::from_bits(r.to_bits()), r);
+    /// ```
+    pub fn from_bits(bits: u64) -> Ref {
+        Ref(bits)
     }
 }
 

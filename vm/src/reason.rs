@@ -26,6 +26,9 @@ pub enum Reason {
     Badarg,
     /// Erlang's `system_limit`: `spawn` found the process table full (`max_processes`).
     SystemLimit,
+    /// Erlang's `noconnection`: the connection to the node of a linked or monitored remote
+    /// process was lost (or never came up).
+    Noconnection,
     /// The process panicked; the panic message.
     Panic(String),
     /// A user reason: any `Debug + Send + Sync` value. Two are equal when they hold the same type
@@ -89,7 +92,7 @@ impl PartialEq for Reason {
         use Reason::*;
         match (self, other) {
             (Normal, Normal) | (Kill, Kill) | (Killed, Killed) | (Noproc, Noproc) | (Shutdown, Shutdown) => true,
-            (Badarg, Badarg) | (SystemLimit, SystemLimit) => true,
+            (Badarg, Badarg) | (SystemLimit, SystemLimit) | (Noconnection, Noconnection) => true,
             (Panic(a), Panic(b)) => a == b,
             (Other(a), Other(b)) => {
                 Arc::ptr_eq(a, b)
@@ -112,6 +115,7 @@ impl fmt::Debug for Reason {
             Reason::Shutdown => f.write_str("Shutdown"),
             Reason::Badarg => f.write_str("Badarg"),
             Reason::SystemLimit => f.write_str("SystemLimit"),
+            Reason::Noconnection => f.write_str("Noconnection"),
             Reason::Panic(m) => f.debug_tuple("Panic").field(m).finish(),
             Reason::Other(v) => f.debug_tuple("Other").field(v).finish(),
         }
@@ -128,6 +132,7 @@ impl fmt::Display for Reason {
             Reason::Shutdown => f.write_str("shutdown"),
             Reason::Badarg => f.write_str("badarg"),
             Reason::SystemLimit => f.write_str("system_limit"),
+            Reason::Noconnection => f.write_str("noconnection"),
             Reason::Panic(m) => write!(f, "panic: {m}"),
             Reason::Other(v) => write!(f, "{v:?}"),
         }

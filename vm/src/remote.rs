@@ -36,6 +36,9 @@ pub struct RemotePid {
     pub serial: u32,
     /// The node's incarnation (from its EPMD).
     pub creation: u32,
+    /// For a pid made by [`Pid::remote_name`]: the registered name it stands for (then `id`,
+    /// `serial` and `creation` are 0).
+    pub name: Option<Arc<str>>,
 }
 
 #[derive(Default)]
@@ -66,24 +69,46 @@ impl Pid {
     /// assert_eq!(p.remote_parts().unwrap().id, 80);
     /// ```
     pub fn remote(node: &str, id: u32, serial: u32, creation: u32) -> Pid {
-        let key = RemotePid { node: node.into(), id, serial, creation };
+        intern(RemotePid { node: node.into(), id, serial, creation, name: None })
+    }
+
+    /// Erlang's `{Name, Node}`: the process registered as `name` on `node`, resolved by that node
+    /// when a message or monitor arrives. A send to it is Erlang's `{Name, Node} ! Msg`; a
+    /// monitor of it gets a `Down` whose `pid` is this pid. It stands for the name, not a
+    /// process: it cannot be linked to.
+    ///
+    /// ```
+    /// # use spam_vm as spam; // these examples run in spam-vm's doctests; users write `spam::`
+    /// let db = spam::Pid::remote_name("db", "erl@localhost");
+    /// assert!(db.is_remote());
+    /// assert_eq!(db.remote_parts().unwrap().name.as_deref(), Some("db"));
+    /// assert_eq!(db.to_string(), "{db,erl@localhost}");
+    /// ```
+    pub fn remote_name(name: &str, node: &str) -> Pid {
+        intern(RemotePid { node: node.into(), id: 0, serial: 0, creation: 0, name: Some(name.into()) })
+    }
+}
+
+fn intern(key: RemotePid) -> Pid {
+    {
         if let Some(&h) = table().read().unwrap_or_else(|e| e.into_inner()).by_key.get(&key) {
             return Pid::new(REMOTE_BIT | h, 0);
         }
-        let mut t = table().write().unwrap_or_else(|e| e.into_inner());
-        if let Some(&h) = t.by_key.get(&key) {
-            return Pid::new(REMOTE_BIT | h, 0);
-        }
-        let h = u32::try_from(t.list.len()).ok().filter(|h| h & REMOTE_BIT == 0).expect("2^31 remote pids");
-        let n = t.nodes.len() as u32 + 1;
-        let key =
-            RemotePid { node: t.nodes.get_key_value(&key.node).map_or(key.node.clone(), |(k, _)| k.clone()), ..key };
-        t.nodes.entry(key.node.clone()).or_insert(n);
-        t.by_key.insert(key.clone(), h);
-        t.list.push(key);
-        Pid::new(REMOTE_BIT | h, 0)
     }
+    let mut t = table().write().unwrap_or_else(|e| e.into_inner());
+    if let Some(&h) = t.by_key.get(&key) {
+        return Pid::new(REMOTE_BIT | h, 0);
+    }
+    let h = u32::try_from(t.list.len()).ok().filter(|h| h & REMOTE_BIT == 0).expect("2^31 remote pids");
+    let n = t.nodes.len() as u32 + 1;
+    let key = RemotePid { node: t.nodes.get_key_value(&key.node).map_or(key.node.clone(), |(k, _)| k.clone()), ..key };
+    t.nodes.entry(key.node.clone()).or_insert(n);
+    t.by_key.insert(key.clone(), h);
+    t.list.push(key);
+    Pid::new(REMOTE_BIT | h, 0)
+}
 
+impl Pid {
     /// `true` for a pid of another node.
     ///
     /// ```
@@ -169,6 +194,8 @@ pub enum RemoteSignal {
 /// sending thread (a scheduler, inside the sender's poll): it must not block; a node queues the
 /// frame for its connection's writer.
 pub trait Distribution: Send + Sync + 'static {
+    /// The node itself, for the layer that installed it (`spam` reads its name and creation).
+    fn as_any(&self) -> &dyn std::any::Any;
     /// A message from `from` (the sending process, if any) for the remote pid `to`.
     fn send(&self, from: Option<Pid>, to: Pid, msg: Msg);
     /// A signal for the remote pid `to`.
@@ -179,6 +206,11 @@ impl Runtime {
     /// Installs the node (once; `false` if one is installed already).
     pub fn set_distribution(&self, d: Box<dyn Distribution>) -> bool {
         self.dist.set(d).is_ok()
+    }
+
+    /// The installed node, if any.
+    pub fn distribution(&self) -> Option<&dyn Distribution> {
+        self.dist.get().map(|d| &**d)
     }
 
     /// The cold path of a send whose target is not in the table: a remote pid goes to the node.

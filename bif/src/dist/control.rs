@@ -14,13 +14,15 @@
 //! | 4 UNLINK | `{4, From, To}` (before OTP 26) | |
 //! | 6 REG_SEND | `{6, From, '', ToName}` | the message |
 //! | 8 EXIT2 | `{8, From, To, Reason}` | |
-//! | 12, 13, 16, 18, 23, 25, 27, 34 | the `_TT` forms of 2, 3, 6, 8, 22, 24, 26, 33: a trace token last, ignored | |
+//! | 12, 13, 16, 18, 23, 25, 27, 30, 32, 34 | the `_TT` forms of 2, 3, 6, 8, 22, 24, 26, 29, 31, 33: a trace token last, ignored | |
 //! | 19 MONITOR_P | `{19, From, ToPidOrName, Ref}` | |
 //! | 20 DEMONITOR_P | `{20, From, ToPidOrName, Ref}` | |
 //! | 21 MONITOR_P_EXIT | `{21, FromPidOrName, To, Ref, Reason}` | |
 //! | 22 SEND_SENDER | `{22, From, To}` | the message |
 //! | 24 PAYLOAD_EXIT, 26 PAYLOAD_EXIT2 | `{24 or 26, From, To}` | the reason |
 //! | 28 PAYLOAD_MONITOR_P_EXIT | `{28, FromPidOrName, To, Ref}` | the reason |
+//! | 29 SPAWN_REQUEST | `{29, ReqId, From, GroupLeader, {M, F, Arity}, Opts}` | the argument list |
+//! | 31 SPAWN_REPLY | `{31, ReqId, To, Flags, PidOrError}` (flags: 1 linked, 2 monitored) | |
 //! | 33 ALIAS_SEND | `{33, From, Alias}` | the message |
 //! | 35 UNLINK_ID, 36 UNLINK_ID_ACK | `{35 or 36, Id, From, To}` | |
 //!
@@ -53,10 +55,15 @@ pub(crate) enum Control {
     AliasSend { from: Term, alias: Term, msg: Term },
     UnlinkId { id: Term, from: Term, to: Term },
     UnlinkIdAck { id: Term, from: Term, to: Term },
+    SpawnRequest { req: Term, from: Term, group_leader: Term, mfa: Term, opts: Term, args: Term },
+    SpawnReply { req: Term, to: Term, flags: Term, result: Term },
 }
 
 /// What a frame held.
 #[derive(Debug, Clone, PartialEq)]
+// A frame is moved once, from the reader to its handler: boxing the control would only add an
+// allocation per frame.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Frame {
     Tick,
     Control(Control),
@@ -111,6 +118,8 @@ fn parse(control: Term, payload: Option<Term>) -> io::Result<Control> {
         23 => 22,
         25 => 24,
         27 => 26,
+        30 => 29,
+        32 => 31,
         34 => 33,
         op => op,
     };
@@ -120,7 +129,8 @@ fn parse(control: Term, payload: Option<Term>) -> io::Result<Control> {
     let arity = match plain {
         1 | 2 | 4 | 22 | 24 | 26 | 33 => 3,
         3 | 6 | 8 | 19 | 20 | 28 | 35 | 36 => 4,
-        21 => 5,
+        21 | 31 => 5,
+        29 => 6,
         _ => return Err(bad(format!("unsupported control operation {op}"))),
     };
     if f.len() != arity {
@@ -151,6 +161,8 @@ fn parse(control: Term, payload: Option<Term>) -> io::Result<Control> {
         26 => Control::Exit2 { from: n(), to: n(), reason: msg()? },
         28 => Control::MonitorExit { from: n(), to: n(), mref: n(), reason: msg()? },
         33 => Control::AliasSend { from: n(), alias: n(), msg: msg()? },
+        29 => Control::SpawnRequest { req: n(), from: n(), group_leader: n(), mfa: n(), opts: n(), args: msg()? },
+        31 => Control::SpawnReply { req: n(), to: n(), flags: n(), result: n() },
         35 => Control::UnlinkId { id: n(), from: n(), to: n() },
         _ => Control::UnlinkIdAck { id: n(), from: n(), to: n() },
     })
@@ -180,6 +192,12 @@ fn unparse(c: &Control) -> (Term, Option<&Term>) {
         Control::AliasSend { from, alias, msg } => (t(33, vec![from.clone(), alias.clone()]), Some(msg)),
         Control::UnlinkId { id, from, to } => (t(35, vec![id.clone(), from.clone(), to.clone()]), None),
         Control::UnlinkIdAck { id, from, to } => (t(36, vec![id.clone(), from.clone(), to.clone()]), None),
+        Control::SpawnRequest { req, from, group_leader, mfa, opts, args } => {
+            (t(29, vec![req.clone(), from.clone(), group_leader.clone(), mfa.clone(), opts.clone()]), Some(args))
+        }
+        Control::SpawnReply { req, to, flags, result } => {
+            (t(31, vec![req.clone(), to.clone(), flags.clone(), result.clone()]), None)
+        }
     }
 }
 
@@ -199,6 +217,7 @@ pub(crate) fn encode_frame(c: &Control) -> Vec<u8> {
 }
 
 /// Writes `c` as one frame.
+#[cfg(test)]
 pub(crate) fn write_frame(w: &mut impl Write, c: &Control) -> io::Result<()> {
     w.write_all(&encode_frame(c))
 }

@@ -134,6 +134,7 @@ pub(crate) fn port_please(host: &str, name: &str) -> io::Result<Option<NodePort>
 }
 
 /// NAMES: the names EPMD knows on `host`, with their ports.
+#[cfg(test)]
 pub(crate) fn names(host: &str) -> io::Result<Vec<(String, u16)>> {
     let mut s = connect(host)?;
     write_len16(&mut s, &[110])?;

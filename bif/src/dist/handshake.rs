@@ -19,9 +19,12 @@ use std::io::{self, Read, Write};
 /// UTF8_ATOMS, MAP_TAG, BIG_CREATION, HANDSHAKE_23).
 pub(crate) const MANDATORY_25: u64 = 0x0107_0F94;
 /// What we advertise for a hidden node: the mandatory flags, plus DIST_MONITOR_NAME,
-/// ATOM_CACHE off, UNLINK_ID (OTP 26), V4_NC (OTP 26) and MANDATORY_25_DIGEST (OTP 27);
-/// `| PUBLISHED` (0x1) for a visible one. No FRAGMENTS, no atom cache, no compression.
-pub(crate) const FLAGS_HIDDEN: u64 = 0x14_0307_0FBC;
+/// EXIT_PAYLOAD, UNLINK_ID (OTP 26), SPAWN (`spawn_request`), V4_NC (OTP 26) and
+/// MANDATORY_25_DIGEST (OTP 27); `| PUBLISHED` (0x1) for a visible one. No FRAGMENTS, no atom
+/// cache, no compression, no ALIAS.
+pub(crate) const FLAGS_HIDDEN: u64 = 0x15_0347_0FBC;
+/// DFLAG_UNLINK_ID: the peer unlinks with UNLINK_ID and its acknowledgement.
+pub(crate) const UNLINK_ID: u64 = 0x200_0000;
 /// DFLAG_PUBLISHED: a visible node.
 pub(crate) const PUBLISHED: u64 = 0x1;
 
@@ -197,8 +200,17 @@ pub(crate) fn initiate(
     }
 }
 
-/// The acceptor's side: someone dialled us.
-pub(crate) fn accept(s: &mut (impl Read + Write), me: &str, creation: u32, flags: u64, cookie: &str) -> Result<Peer> {
+/// The acceptor's side: someone dialled us. `admit` gets the dialler's name and picks the status
+/// to answer (`"ok"`, or `"ok_simultaneous"`, `"nok"`, ... when we are dialling it too: the
+/// node's rule for simultaneous connects); any status but the two `ok`s ends the handshake.
+pub(crate) fn accept(
+    s: &mut (impl Read + Write),
+    me: &str,
+    creation: u32,
+    flags: u64,
+    cookie: &str,
+    admit: impl FnOnce(&str) -> &'static str,
+) -> Result<Peer> {
     let msg = recv(s)?;
     let mut f = Fields(&msg);
     let (their_flags, their_creation, name) = match f.take(1)? {
@@ -210,7 +222,11 @@ pub(crate) fn accept(s: &mut (impl Read + Write), me: &str, creation: u32, flags
         _ => return Err(protocol("expected a version-6 send_name ('N')")),
     };
     check_flags(their_flags)?;
-    send(s, b"sok")?;
+    let status = admit(&name);
+    send(s, format!("s{status}").as_bytes())?;
+    if !matches!(status, "ok" | "ok_simultaneous") {
+        return Err(HandshakeError::Refused(status.to_string()));
+    }
     let ours = challenge();
     send(s, &name_message(flags, Some(ours), creation, me))?;
     let reply = recv(s)?;

@@ -3,12 +3,12 @@
 //! framing and control messages of a connection (`control.rs`, on `spam::term`'s ETF). The
 //! node (connections, control messages, remote pids) is built on them next; until then
 //! nothing outside the tests calls them.
-#![allow(dead_code)]
 
 pub(crate) mod control;
 pub(crate) mod epmd;
 pub(crate) mod handshake;
 mod md5;
+pub(crate) mod node;
 
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,7 @@ fn pair(
     let acceptor = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let r = handshake::accept(&mut s, "b@localhost", 7, FLAGS_HIDDEN, &cookie_b);
+        let r = handshake::accept(&mut s, "b@localhost", 7, FLAGS_HIDDEN, &cookie_b, |_| "ok");
         drop(s); // a failed acceptor closes, as Erlang does
         r
     });
@@ -151,7 +151,7 @@ fn real_erl_dials_us_through_epmd() {
     let Some(_erl) = start_erl(&unique("hs_dialer"), "secret", &ping) else { return };
     let (mut s, _) = listener.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let peer = handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret")
+    let peer = handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret", |_| "ok")
         .expect("we accept erl's handshake");
     assert!(peer.name.starts_with("hs_dialer"), "{peer:?}");
     drop(reg);
@@ -188,6 +188,15 @@ mod frames {
             Control::AliasSend { from: pid(1), alias: r, msg: Term::from(1.5) },
             Control::UnlinkId { id: Term::from(7), from: pid(1), to: pid(2) },
             Control::UnlinkIdAck { id: Term::from(7), from: pid(2), to: pid(1) },
+            Control::SpawnRequest {
+                req: Term::Reference(ExternalRef { node: Atom::new("erl@localhost"), creation: 9, ids: vec![4, 5, 6] }),
+                from: pid(1),
+                group_leader: pid(0),
+                mfa: Term::tuple(vec![Term::atom("demo"), Term::atom("echo"), Term::from(1)]),
+                opts: Term::list(vec![Term::atom("link")]),
+                args: Term::list(vec![Term::from(42)]),
+            },
+            Control::SpawnReply { req: Term::from(1), to: pid(1), flags: Term::from(1), result: pid(3) },
         ]
     }
 
@@ -268,7 +277,7 @@ fn real_erl_pings_us_and_gets_its_term_back() {
     };
     let (mut s, _) = listener.accept().unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret").unwrap();
+    handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret", |_| "ok").unwrap();
     loop {
         match control::read_frame(&mut s).expect("a frame from erl") {
             Frame::Tick => control::write_tick(&mut s).unwrap(),
@@ -321,8 +330,11 @@ mod vm_hook {
     }
 
     impl Distribution for Recorder {
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
         fn send(&self, from: Option<Pid>, to: Pid, msg: Msg) {
-            let what = msg.downcast::<u32>().map_or("?".to_string(), |n| n.to_string());
+            let what = msg.downcast::<crate::term::Term>().map_or("?".to_string(), |n| n.to_string());
             self.0
                 .lock()
                 .unwrap()
@@ -368,7 +380,7 @@ mod vm_hook {
         let (vm, rec) = node();
         let remote = Pid::remote("hook_b@localhost", 7, 1, 2);
         let me = vm.block_on(async move {
-            crate::send(remote, 42u32);
+            crate::send(remote, crate::term::Term::from(42));
             crate::link(remote).expect("a remote link is taken by the node");
             let m = crate::monitor(remote);
             crate::demonitor(m, false);
@@ -445,7 +457,7 @@ mod vm_hook {
         let vm = Vm::builder().schedulers(1).build();
         let remote = Pid::remote("hook_d@localhost", 1, 0, 1);
         vm.block_on(async move {
-            crate::send(remote, 1u32);
+            crate::send(remote, crate::term::Term::from(1));
             assert!(crate::link(remote).is_err());
             let m = crate::monitor(remote);
             let d: Down = crate::recv().await;

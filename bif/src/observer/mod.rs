@@ -23,6 +23,7 @@ mod json;
 mod sampler;
 mod trace;
 
+pub(crate) use crate::rt_ref::RtRef;
 use spam_vm::Runtime;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -35,23 +36,6 @@ const MAX_STREAMS: usize = 16;
 
 /// The sampling interval (and of the event stream).
 const INTERVAL: Duration = Duration::from_secs(1);
-
-/// A pointer to the VM's runtime for the observer's threads.
-#[derive(Clone, Copy)]
-pub(crate) struct RtRef(*const Runtime);
-
-// SAFETY: the Runtime is Sync; the threads holding an RtRef are joined by `Observer::drop`, which
-// `Vm` runs before it frees the Runtime (see "Lifetime").
-unsafe impl Send for RtRef {}
-// SAFETY: as above.
-unsafe impl Sync for RtRef {}
-
-impl RtRef {
-    pub(crate) fn get(&self) -> &Runtime {
-        // SAFETY: see the Send impl: the Runtime outlives every thread that holds this.
-        unsafe { &*self.0 }
-    }
-}
 
 /// State shared by the observer's threads.
 pub(crate) struct Shared {
@@ -105,7 +89,7 @@ impl Observer {
             streams: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
         });
-        let rt = RtRef(rt);
+        let rt = RtRef::new(rt);
         let mut threads = Vec::new();
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| std::thread::Builder::new().name(name.into()).spawn(f);
         let sh = shared.clone();
