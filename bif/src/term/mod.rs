@@ -108,6 +108,13 @@ impl fmt::Debug for Atom {
     }
 }
 
+/// Atoms hash and compare as their names, so a map keyed by atoms is looked up by `&str`.
+impl std::borrow::Borrow<str> for Atom {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl AsRef<str> for Atom {
     fn as_ref(&self) -> &str {
         &self.0
