@@ -1,6 +1,6 @@
 //! `Vm`: starting, running and stopping a SPAM virtual machine from ordinary (non-process) code.
 
-use crate::dist::node::{Entries, NodeConfig, NodeHandle};
+use crate::dist::node::{Entries, NodeConfig, NodeHandle, NET_TICKTIME};
 use crate::observer::Observer;
 use spam_scheduler::WorkerStats;
 use spam_vm::{Config, Pid, ProcessInfo, Reason, Runtime, SendError, SpawnError, SpawnOpts};
@@ -93,8 +93,27 @@ impl VmBuilder {
     /// assert_eq!(vm.node_name(), Some("spam@localhost"));
     /// ```
     pub fn node(mut self, name: impl Into<String>, cookie: impl Into<String>) -> Self {
-        let hidden = self.node.as_ref().is_some_and(|n| n.hidden);
-        self.node = Some(NodeConfig { name: name.into(), cookie: cookie.into(), hidden });
+        let (hidden, ticktime) = self.node.as_ref().map_or((false, NET_TICKTIME), |n| (n.hidden, n.ticktime));
+        self.node = Some(NodeConfig { name: name.into(), cookie: cookie.into(), hidden, ticktime });
+        self
+    }
+
+    /// With [`VmBuilder::node`]: Erlang's `net_ticktime` (default 60 s, at least 400 ms). A
+    /// connection that hears nothing from its peer for this long is taken for dead (links and
+    /// monitors across it get `noconnection`); a quiet one sends a tick every quarter of it.
+    /// Nodes of a cluster should agree on it, as Erlang's do.
+    ///
+    /// ```no_run
+    /// let vm = spam::Vm::builder()
+    ///     .node("spam@localhost", "secret")
+    ///     .net_ticktime(std::time::Duration::from_secs(10))
+    ///     .build();
+    /// # drop(vm);
+    /// ```
+    pub fn net_ticktime(mut self, t: std::time::Duration) -> Self {
+        if let Some(n) = &mut self.node {
+            n.ticktime = t.max(std::time::Duration::from_millis(400));
+        }
         self
     }
 

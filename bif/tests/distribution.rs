@@ -11,7 +11,6 @@ use spam::term::Term;
 use spam::{Down, Exit, Pid, Reason, SendError, Vm};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A node name no other test (or test run) uses.
 fn unique(prefix: &str) -> String {
@@ -92,6 +91,55 @@ fn kinds() -> Vec<Term> {
         Term::list((0..1000).map(Term::from).collect()),
         Term::binary(vec![7u8; 100_000]),
     ]
+}
+
+/// Signals from one process to another keep their order across the wire (semantics rule 1):
+/// every message sent before an exit arrives before it.
+#[test]
+fn order_per_pair_holds_across_nodes() {
+    within(60, "order across nodes", || {
+        let (a, b) = (node("oa", "secret"), node("ob", "secret"));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = b
+            .spawn(async move {
+                spam::trap_exit(true);
+                let mut next = 0i64;
+                loop {
+                    let m = spam::receive().await;
+                    match m.downcast::<Term>() {
+                        Ok(Term::Integer(n)) => {
+                            assert_eq!(n, next, "out of order");
+                            next += 1;
+                        }
+                        Ok(t) => {
+                            tx.send((next, Err(t.to_string()))).unwrap();
+                            return;
+                        }
+                        Err(m) => {
+                            let e: Exit = m.downcast().unwrap();
+                            tx.send((next, Ok(e.reason))).unwrap();
+                            return;
+                        }
+                    }
+                }
+            })
+            .unwrap();
+        let sink_term = b.block_on(async move { Term::from(sink) });
+        a.block_on(async move {
+            let sink = Pid::try_from(&sink_term).unwrap();
+            // The sender links first, so its exit crosses as a link exit, after its messages.
+            spam::spawn(async move {
+                spam::link(sink).unwrap();
+                for i in 0..20_000 {
+                    spam::send(sink, Term::from(i));
+                }
+                spam::exit_self(Reason::other(Term::atom("done")));
+            });
+        });
+        let (count, last) = rx.recv().unwrap();
+        assert_eq!(count, 20_000);
+        assert_eq!(last, Ok(Reason::other(Term::atom("done"))));
+    });
 }
 
 /// A message to another node must be a `Term`: `try_send` says so, `send` exits `badarg`.
@@ -354,7 +402,10 @@ fn terms_round_trip_through_erlang() {
     within(90, "erl terms", || {
         let vm = node("te", "secret");
         let script = "register(echo, self()), io:format(\"ready~n\"), \
-                      L = fun L() -> receive {From, X} -> From ! X, L() end end, L().";
+                      L = fun L() -> receive {From, probe} -> \
+                        T = {self(), make_ref(), fun erlang:abs/1, fun() -> ok end, hd(erlang:ports())}, \
+                        From ! T, receive {back, T2} -> io:format(\"~p~n\", [T =:= T2]) end, L(); \
+                      {From, X} -> From ! X, L() end end, L().";
         let Some(mut erl) = Erl::start("te_erl", "secret", script) else { return };
         erl.ready();
         let en = erl.name.clone();
@@ -365,15 +416,17 @@ fn terms_round_trip_through_erlang() {
                 spam::send(("echo", en.as_str()), Term::tuple(vec![me.clone(), t.clone()]));
                 back.push((t, spam::recv::<Term>().await));
             }
-            // Erlang's own pid, reference and fun: sent back unchanged.
-            let probe = Term::charlist("probe");
-            spam::send(("echo", en.as_str()), Term::tuple(vec![me.clone(), probe]));
-            let _ = spam::recv::<Term>().await;
+            // Erlang's own pid, reference, funs and port: sent back unchanged.
+            spam::send(("echo", en.as_str()), Term::tuple(vec![me.clone(), Term::atom("probe")]));
+            let theirs = spam::recv::<Term>().await;
+            assert!(matches!(&theirs, Term::Tuple(v) if Pid::try_from(&v[0]).is_ok_and(|p| p.is_remote())));
+            spam::send(("echo", en.as_str()), Term::tuple(vec![Term::atom("back"), theirs]));
             back
         });
         for (sent, came) in back {
             assert_eq!(sent, came, "{sent} came back from Erlang as {came}");
         }
+        assert_eq!(erl.line(), "true", "Erlang's pid, ref, funs and port came back =:=");
     });
 }
 
@@ -464,6 +517,23 @@ fn erlang_spawns_on_spam_and_spam_spawns_on_erlang() {
     });
 }
 
+/// A hidden SPAM node is in Erlang's `nodes(hidden)`, not in `nodes()`.
+#[test]
+fn a_hidden_node_is_hidden_from_erlang() {
+    within(90, "hidden", || {
+        let vm = Vm::builder().schedulers(1).node(unique("hid"), "secret").hidden(true).build();
+        let me = name(&vm);
+        let script = format!(
+            "io:format(\"ready~n\"), R = net_adm:ping('{me}'), \
+             io:format(\"~p ~p ~p~n\", [R, lists:member('{me}', nodes()), lists:member('{me}', nodes(hidden))]), \
+             receive after 60000 -> ok end."
+        );
+        let Some(mut erl) = Erl::start("hid_erl", "secret", &script) else { return };
+        erl.ready();
+        assert_eq!(erl.line(), "pong false true");
+    });
+}
+
 /// A wrong cookie is refused by Erlang (our `ping` is `false`) and by us (Erlang's is `pang`).
 #[test]
 fn erlang_with_another_cookie_is_refused() {
@@ -480,6 +550,3 @@ fn erlang_with_another_cookie_is_refused() {
         assert!(!vm.block_on(async move { spam::ping(&en).await }));
     });
 }
-
-#[allow(dead_code)]
-fn _unused(_: Duration) {}

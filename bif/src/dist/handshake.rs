@@ -151,7 +151,9 @@ fn check_flags(flags: u64) -> Result<()> {
     Ok(())
 }
 
-/// The initiator's side: we dialled `expect` (its full name).
+/// The initiator's side: we dialled `expect` (its full name). If the acceptor answers `alive`
+/// (it has a connection to us already), `replace` says whether to go on and replace that one
+/// (`true`: ours is gone, the peer has not noticed yet) or give up (`false`: it is up here too).
 pub(crate) fn initiate(
     s: &mut (impl Read + Write),
     me: &str,
@@ -159,11 +161,19 @@ pub(crate) fn initiate(
     flags: u64,
     cookie: &str,
     expect: &str,
+    replace: impl FnOnce() -> bool,
 ) -> Result<Peer> {
     send(s, &name_message(flags, None, creation, me))?;
     let status = recv(s)?;
     match status.split_first() {
         Some((b's', b"ok" | b"ok_simultaneous")) => {}
+        Some((b's', b"alive")) => {
+            let go_on = replace();
+            send(s, if go_on { b"strue" } else { b"sfalse" })?;
+            if !go_on {
+                return Err(HandshakeError::Refused("alive".into()));
+            }
+        }
         Some((b's', other)) => return Err(HandshakeError::Refused(String::from_utf8_lossy(other).into_owned())),
         _ => return Err(protocol("expected a status message")),
     }
@@ -202,7 +212,8 @@ pub(crate) fn initiate(
 
 /// The acceptor's side: someone dialled us. `admit` gets the dialler's name and picks the status
 /// to answer (`"ok"`, or `"ok_simultaneous"`, `"nok"`, ... when we are dialling it too: the
-/// node's rule for simultaneous connects); any status but the two `ok`s ends the handshake.
+/// node's rule for simultaneous connects; `"alive"` when connected to it already, and then the
+/// dialler says whether to go on); any status but those ends the handshake.
 pub(crate) fn accept(
     s: &mut (impl Read + Write),
     me: &str,
@@ -224,8 +235,14 @@ pub(crate) fn accept(
     check_flags(their_flags)?;
     let status = admit(&name);
     send(s, format!("s{status}").as_bytes())?;
-    if !matches!(status, "ok" | "ok_simultaneous") {
-        return Err(HandshakeError::Refused(status.to_string()));
+    match status {
+        "ok" | "ok_simultaneous" => {}
+        "alive" => match recv(s)?.as_slice() {
+            b"strue" => {}
+            b"sfalse" => return Err(HandshakeError::Refused("alive".into())),
+            _ => return Err(protocol("expected the answer to 'alive'")),
+        },
+        _ => return Err(HandshakeError::Refused(status.to_string())),
     }
     let ours = challenge();
     send(s, &name_message(flags, Some(ours), creation, me))?;

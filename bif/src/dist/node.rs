@@ -6,7 +6,7 @@
 //! - `spam-dist-connect`: one per connection we dial (EPMD's PORT_PLEASE2, then the handshake).
 //! - Per connection, `spam-dist-read` decodes frames in order and acts on them (delivers
 //!   messages and signals to local processes), and `spam-dist-write` writes queued frames and
-//!   ticks. A process that sends to a remote pid only encodes the frame and queues it (an
+//!   ticks (every `net_ticktime / 4` of quiet; a peer silent for `net_ticktime` is dropped). A process that sends to a remote pid only encodes the frame and queues it (an
 //!   unbounded channel): a slow or dead peer never blocks a scheduler.
 //!
 //! # One connection per node pair
@@ -46,10 +46,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How often a quiet connection sends a tick (Erlang's `net_ticktime` 60 s / 4).
-const TICK: Duration = Duration::from_secs(15);
-/// Silence after which a connection is taken for dead (Erlang's `net_ticktime`).
-const TICKTIME: Duration = Duration::from_secs(60);
+/// Erlang's default `net_ticktime`: silence after which a connection is taken for dead; a
+/// quiet connection ticks every quarter of it.
+pub(crate) const NET_TICKTIME: Duration = Duration::from_secs(60);
 /// How long a handshake may take, and a connect.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -68,6 +67,7 @@ pub(crate) struct NodeConfig {
     pub(crate) name: String,
     pub(crate) cookie: String,
     pub(crate) hidden: bool,
+    pub(crate) ticktime: Duration,
 }
 
 /// The message a `spawn_remote` caller waits for (the reader turns SPAWN_REPLY into it).
@@ -84,6 +84,9 @@ enum Phase {
     Pending {
         accepting: bool,
     },
+    /// Our dial lost a simultaneous connect (`nok`): the peer's dial, coming in, will bring it
+    /// up (else it goes down after the handshake timeout).
+    Awaiting,
     Up,
     Down,
 }
@@ -176,6 +179,8 @@ pub(crate) struct Shared {
     cookie: String,
     flags: u64,
     port: u16,
+    /// `net_ticktime`: a connection silent this long is dropped; a quiet one ticks every quarter.
+    ticktime: Duration,
     started: Instant,
     conns: Mutex<HashMap<Atom, Arc<Conn>>>,
     entries: Entries,
@@ -225,6 +230,7 @@ impl NodeHandle {
             cookie: cfg.cookie.clone(),
             flags: if cfg.hidden { FLAGS_HIDDEN } else { FLAGS_HIDDEN | PUBLISHED },
             port,
+            ticktime: cfg.ticktime,
             started: Instant::now(),
             conns: Mutex::new(HashMap::new()),
             entries,
@@ -378,13 +384,36 @@ impl Shared {
             let id = self.track_handshake(&s);
             let _ = s.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
             let _ = s.set_nodelay(true);
-            let r =
-                handshake::initiate(&mut s, self.me.as_str(), self.creation, self.flags, &self.cookie, c.peer.as_str());
+            // `alive`: the peer holds a connection to us. If one is up or coming up here too (it
+            // came in while we dialled), keep it; else the peer's is stale (we dropped it and it
+            // has not noticed yet): replace it.
+            let replace = || lock(&c.st).phase == Phase::Pending { accepting: false };
+            let (me, peer) = (self.me.as_str(), c.peer.as_str());
+            let r = handshake::initiate(&mut s, me, self.creation, self.flags, &self.cookie, peer, replace);
             lock(&self.handshaking).remove(&id);
-            r.map(|p| (s, p)).map_err(|e| e.to_string())
+            r.map(|p| (s, p)).map_err(|e| match e {
+                handshake::HandshakeError::Refused(s) if s == "nok" => s,
+                e => e.to_string(),
+            })
         };
         match attempt() {
             Ok((s, peer)) => self.attach(&c, s, peer.flags),
+            Err(e) if e == "nok" => {
+                {
+                    let mut st = lock(&c.st);
+                    if st.phase != (Phase::Pending { accepting: false }) {
+                        return; // the peer's dial came in already
+                    }
+                    st.phase = Phase::Awaiting;
+                }
+                let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+                while lock(&c.st).phase == Phase::Awaiting {
+                    if Instant::now() > deadline || self.stopping.load(Relaxed) {
+                        return self.down(&c);
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
             Err(e) => {
                 let ours = { lock(&c.st).phase == Phase::Pending { accepting: false } };
                 if ours {
@@ -443,13 +472,19 @@ impl Shared {
                             claimed = Some((c, None));
                             "ok_simultaneous"
                         }
+                        Phase::Awaiting => {
+                            st.phase = Phase::Pending { accepting: true };
+                            drop(st);
+                            claimed = Some((c, None));
+                            "ok"
+                        }
                         Phase::Pending { accepting: true } => "nok",
-                        // A restarted peer dials again before we noticed: the new one replaces
-                        // the old once the handshake succeeds.
+                        // Connected already: `alive`. The dialler replaces it if its side is gone
+                        // (a restarted peer), once the handshake succeeds.
                         Phase::Up | Phase::Down => {
                             drop(st);
                             claimed = Some((Conn::new(peer, Phase::Pending { accepting: true }), Some(c)));
-                            "ok"
+                            "alive"
                         }
                     }
                 }
@@ -476,7 +511,7 @@ impl Shared {
         let (Ok(rs), Ok(ws)) = (s.try_clone(), s.try_clone()) else { return self.down(c) };
         {
             let mut st = lock(&c.st);
-            if st.phase == Phase::Down || st.phase == Phase::Up {
+            if matches!(st.phase, Phase::Down | Phase::Up | Phase::Awaiting) {
                 return; // lost a race: this socket is not the connection's
             }
             st.phase = Phase::Up;
@@ -494,7 +529,7 @@ impl Shared {
     fn write_loop(&self, c: &Conn, rx: mpsc::Receiver<Out>, s: TcpStream) {
         let mut w = BufWriter::with_capacity(64 << 10, s);
         let ok = loop {
-            let r = match rx.recv_timeout(TICK) {
+            let r = match rx.recv_timeout(self.ticktime / 4) {
                 Ok(Out::Frame(f)) => {
                     let mut r = w.write_all(&f);
                     // Batch what else is queued into the same write.
@@ -506,7 +541,7 @@ impl Shared {
                 Ok(Out::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => break true,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     let silent = self.now_ms().saturating_sub(c.heard.load(Relaxed));
-                    if silent > TICKTIME.as_millis() as u64 {
+                    if silent > self.ticktime.as_millis() as u64 {
                         break false; // the peer stopped ticking
                     }
                     control::write_tick(&mut w).and_then(|()| w.flush())

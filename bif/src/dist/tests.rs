@@ -24,7 +24,7 @@ fn pair(
     });
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let a = handshake::initiate(&mut s, "a@localhost", 3, FLAGS_HIDDEN, cookie_a, "b@localhost");
+    let a = handshake::initiate(&mut s, "a@localhost", 3, FLAGS_HIDDEN, cookie_a, "b@localhost", || true);
     drop(s);
     (a, acceptor.join().unwrap())
 }
@@ -120,12 +120,12 @@ fn real_erl_accepts_our_handshake_and_refuses_a_wrong_cookie() {
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s
     };
-    let peer = handshake::initiate(&mut dial(), "spam_hs@localhost", 1, FLAGS_HIDDEN, "secret", &full)
+    let peer = handshake::initiate(&mut dial(), "spam_hs@localhost", 1, FLAGS_HIDDEN, "secret", &full, || true)
         .expect("OTP 25 takes our handshake");
     assert_eq!(peer.name, full);
     assert_ne!(peer.creation, 0, "a real node's creation comes from EPMD");
     assert_eq!(peer.flags & handshake::MANDATORY_25, handshake::MANDATORY_25);
-    let wrong = handshake::initiate(&mut dial(), "spam_hs2@localhost", 1, FLAGS_HIDDEN, "wrong", &full);
+    let wrong = handshake::initiate(&mut dial(), "spam_hs2@localhost", 1, FLAGS_HIDDEN, "wrong", &full, || true);
     assert!(matches!(wrong, Err(HandshakeError::BadCookie | HandshakeError::Io(_))), "{wrong:?}");
 }
 
@@ -463,5 +463,130 @@ mod vm_hook {
             let d: Down = crate::recv().await;
             assert_eq!((d.monitor, d.reason), (m, Reason::Noproc));
         });
+    }
+}
+
+/// A whole node against a hand-driven peer: what a hostile or dead peer does to it.
+mod node_against_raw_peer {
+    use super::super::control::{self, Control, Frame};
+    use super::super::{epmd, handshake};
+    use crate::term::{Atom, ExternalPid, Term};
+    use crate::{Exit, Reason, Vm};
+    use std::net::TcpStream;
+    use std::time::Duration;
+
+    fn node(prefix: &str, ticktime: Duration) -> Option<Vm> {
+        let name = format!("{}@localhost", super::unique(prefix));
+        match Vm::builder().schedulers(2).node(name, "secret").net_ticktime(ticktime).try_build() {
+            Ok(vm) => Some(vm),
+            Err(e) => {
+                eprintln!("SKIPPED: no node without epmd ({e})");
+                None
+            }
+        }
+    }
+
+    /// Dials `vm`'s node as `me`, with the handshake done: the socket, and `vm`'s creation.
+    fn dial(vm: &Vm, me: &str) -> (TcpStream, u32) {
+        let full = vm.node_name().unwrap();
+        let (alive, _) = full.split_once('@').unwrap();
+        let port = epmd::port_please("localhost", alive).unwrap().expect("registered");
+        let mut s = TcpStream::connect(("127.0.0.1", port.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let peer =
+            handshake::initiate(&mut s, me, 1, handshake::FLAGS_HIDDEN, "secret", full, || true).expect("handshake");
+        (s, peer.creation)
+    }
+
+    /// A trapping process of `vm` that reports its first exit signal; and its pid as a term.
+    fn trapper(vm: &Vm) -> (std::sync::mpsc::Receiver<Exit>, Term) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pid = vm
+            .spawn(async move {
+                crate::trap_exit(true);
+                tx.send(crate::recv::<Exit>().await).unwrap();
+            })
+            .unwrap();
+        (rx, vm.block_on(async move { Term::from(pid) }))
+    }
+
+    fn fake_pid(node: &str) -> Term {
+        Term::Pid(ExternalPid { node: Atom::new(node), id: 1, serial: 0, creation: 1 })
+    }
+
+    /// Garbage on one connection closes that connection only: the node's other connections,
+    /// and the links across them, are untouched (semantics: a bad peer never takes the VM
+    /// down).
+    #[test]
+    fn garbage_closes_that_connection_only() {
+        let Some(b) = node("garbage_b", super::super::node::NET_TICKTIME) else { return };
+        let Some(a) = node("garbage_a", super::super::node::NET_TICKTIME) else { return };
+        let bn = b.node_name().unwrap().to_string();
+        // A healthy connection a <-> b with a link across it.
+        let (exits, b_term) = trapper(&b);
+        let a_proc = a
+            .spawn(async move {
+                crate::link(crate::Pid::try_from(&b_term).unwrap()).unwrap();
+                let () = crate::recv().await;
+            })
+            .unwrap();
+        let bn2 = bn.clone();
+        assert!(a.block_on(async move { crate::ping(&bn2).await }));
+        // A second peer sends garbage after its handshake.
+        let me = format!("{}@localhost", super::unique("garbage_peer"));
+        let (mut s, _) = dial(&b, &me);
+        std::io::Write::write_all(&mut s, &[0, 0, 0, 4, 112, 131, 1, 2]).unwrap();
+        loop {
+            match control::read_frame(&mut s) {
+                Ok(_) => continue, // ticks, until it closes
+                Err(_) => break,
+            }
+        }
+        // a <-> b is still up and the link holds.
+        assert!(a.block_on(async move { crate::ping(&bn).await }));
+        assert!(exits.try_recv().is_err(), "the link across the healthy connection fired");
+        a.send(a_proc, ()).unwrap();
+        assert_eq!(exits.recv_timeout(Duration::from_secs(30)).unwrap().reason, Reason::Normal);
+    }
+
+    /// A peer that stops talking (no ticks) is dropped after `net_ticktime`: the link it made
+    /// gets `noconnection`. The node ticked to it meanwhile.
+    #[test]
+    fn a_silent_peer_is_dropped_after_net_ticktime() {
+        let Some(b) = node("silent_b", Duration::from_millis(800)) else { return };
+        let (exits, target) = trapper(&b);
+        let me = format!("{}@localhost", super::unique("silent_peer"));
+        let (mut s, _) = dial(&b, &me);
+        control::write_frame(&mut s, &Control::Link { from: fake_pid(&me), to: target }).unwrap();
+        let mut ticks = 0;
+        while let Ok(f) = control::read_frame(&mut s) {
+            if f == Frame::Tick {
+                ticks += 1;
+            }
+        }
+        assert!(ticks >= 1, "the node never ticked");
+        let e = exits.recv_timeout(Duration::from_secs(30)).expect("noconnection");
+        assert_eq!(e.reason, Reason::Noconnection);
+        assert_eq!(e.from.remote_parts().unwrap().node.as_ref(), me);
+    }
+
+    /// Two nodes that dial each other at once end with one connection that both use (OTP's
+    /// rule: the greater name's dial wins).
+    #[test]
+    fn simultaneous_connects_end_with_one_connection() {
+        for _ in 0..20 {
+            let Some(a) = node("sim_a", super::super::node::NET_TICKTIME) else { return };
+            let Some(b) = node("sim_b", super::super::node::NET_TICKTIME) else { return };
+            let (an, bn) = (a.node_name().unwrap().to_string(), b.node_name().unwrap().to_string());
+            let a = std::sync::Arc::new(a);
+            let a2 = a.clone();
+            let bn2 = bn.clone();
+            let t = std::thread::spawn(move || a2.block_on(async move { crate::ping(&bn2).await }));
+            let an2 = an.clone();
+            assert!(b.block_on(async move { crate::ping(&an2).await }));
+            assert!(t.join().unwrap());
+            assert_eq!(a.block_on(async { crate::nodes() }), vec![bn]);
+            assert_eq!(b.block_on(async { crate::nodes() }), vec![an]);
+        }
     }
 }
