@@ -75,17 +75,16 @@ const PING_TIMEOUT: Duration = Duration::from_secs(60);
 /// not a node answers `false`, except for its own name.
 ///
 /// # Panics
-/// Outside a process.
+/// When polled outside a process.
 ///
 /// ```
 /// let vm = spam::Vm::builder().schedulers(1).build();
 /// assert!(!vm.block_on(spam::ping("nobody@localhost")));
 /// ```
-#[track_caller]
 pub fn ping(node: &str) -> impl std::future::Future<Output = bool> + Send + 'static {
-    let me = current("ping", |p| p.pid());
     let node = node.to_string();
     async move {
+        let me = current("ping", |p| p.pid());
         let Some(here) = this_node() else { return node == NONODE };
         if node == here.name() {
             return true;
@@ -126,7 +125,7 @@ pub fn ping(node: &str) -> impl std::future::Future<Output = bool> + Send + 'sta
 /// (`system_limit`, ...).
 ///
 /// # Panics
-/// Outside a process.
+/// When polled outside a process.
 ///
 /// ```
 /// use spam::Reason;
@@ -134,16 +133,15 @@ pub fn ping(node: &str) -> impl std::future::Future<Output = bool> + Send + 'sta
 /// let r = vm.block_on(spam::spawn_remote("nobody@localhost", "demo", "echo", vec![]));
 /// assert_eq!(r, Err(Reason::Noconnection));
 /// ```
-#[track_caller]
 pub fn spawn_remote(
     node: &str,
     module: &str,
     function: &str,
     args: Vec<Term>,
 ) -> impl std::future::Future<Output = Result<Pid, Reason>> + Send + 'static {
-    let me = current("spawn_remote", |p| p.pid());
     let (node, module, function) = (node.to_string(), module.to_string(), function.to_string());
     async move {
+        let me = current("spawn_remote", |p| p.pid());
         let Some(here) = this_node() else { return Err(Reason::Noconnection) };
         let req = here.spawn_remote(me, &node, &module, &function, args);
         crate::recv_match(move |r: &SpawnReply| r.req == req).await.result

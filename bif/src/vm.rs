@@ -259,7 +259,7 @@ impl Vm {
         }
     }
 
-    /// The VM's runtime, for the crate's own layers (the node, issue 13: its tests use it now).
+    /// The VM's runtime, for the crate's own tests.
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn runtime(&self) -> &Runtime {
         &self.rt

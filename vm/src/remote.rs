@@ -1,5 +1,5 @@
-//! Remote pids and the distribution hook (issue 13, in progress: the node that implements
-//! [`Distribution`] is `spam`'s `dist` module).
+//! Remote pids and the distribution hook (the node that implements [`Distribution`] is
+//! `spam`'s `dist/node.rs`).
 //!
 //! # Remote pids
 //! A [`Pid`] stays 8 bytes and `Copy`. A pid of another node has the top bit of its index set

@@ -537,7 +537,7 @@ mod node_against_raw_peer {
         let (mut s, _) = dial(&b, &me);
         std::io::Write::write_all(&mut s, &[0, 0, 0, 4, 112, 131, 1, 2]).unwrap();
         while control::read_frame(&mut s).is_ok() {} // ticks, until it closes
-        // a <-> b is still up and the link holds.
+                                                     // a <-> b is still up and the link holds.
         assert!(a.block_on(async move { crate::ping(&bn).await }));
         assert!(exits.try_recv().is_err(), "the link across the healthy connection fired");
         a.send(a_proc, ()).unwrap();

@@ -37,6 +37,8 @@
 //! and an empty `List(vec![], tail)` equals `tail`).
 
 pub mod etf;
+#[cfg(feature = "serde")]
+pub mod serde;
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
@@ -328,7 +330,7 @@ impl Opaque {
 /// assert_eq!(t.to_string(), "[1,2|3]");
 /// assert_eq!(Term::map([(Term::atom("a"), 1)]).to_string(), "#{a => 1}");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Term {
     /// An atom.
     Atom(Atom),
@@ -1058,6 +1060,14 @@ tuples! {
 }
 
 // ---- Display: Erlang syntax, as `io:format("~tp")` on one line ----
+
+/// As `Display`: Erlang's `~tp` (so a term in an exit reason or a failed assertion reads as
+/// Erlang prints it).
+impl fmt::Debug for Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
 
 impl fmt::Display for Term {
     /// Erlang syntax, as `io:format("~tp", [T])` prints it on one line: atoms quoted where
