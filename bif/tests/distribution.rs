@@ -234,6 +234,53 @@ fn links_and_monitors_across_spam_nodes() {
     });
 }
 
+/// A node that shuts down (its `Vm` dropped) while its peer is linked to, monitoring and
+/// flooding its processes: the drop ends (no hang), and the peer gets `noconnection`.
+#[test]
+fn dropping_a_node_mid_traffic_gives_its_peers_noconnection() {
+    within(60, "drop mid traffic", || {
+        let (a, b) = (node("da", "secret"), node("db", "secret"));
+        let sink = b
+            .spawn(async {
+                loop {
+                    spam::recv::<Term>().await;
+                }
+            })
+            .unwrap();
+        let sink_term = b.block_on(async move { Term::from(sink) });
+        let (tx, rx) = std::sync::mpsc::channel();
+        a.spawn(async move {
+            spam::trap_exit(true);
+            let sink = Pid::try_from(&sink_term).unwrap();
+            spam::link(sink).unwrap();
+            let m = spam::monitor(sink);
+            tx.send(None).unwrap();
+            // Flood until the link fires.
+            let mut i = 0i64;
+            loop {
+                spam::send(sink, Term::from(i));
+                i += 1;
+                if let Some(e) = spam::recv_timeout::<Exit>(std::time::Duration::ZERO).await {
+                    let d: Down = spam::recv().await;
+                    tx.send(Some((sink, m, e, d))).unwrap();
+                    return;
+                }
+                spam::maybe_yield().await;
+            }
+        })
+        .unwrap();
+        assert!(rx.recv().unwrap().is_none());
+        drop(b);
+        let (sink, m, e, d) = rx.recv().unwrap().unwrap();
+        // Its processes were shut down before the connection closed, or the connection first:
+        // either is Erlang's (a process exit `killed`/`shutdown`, or the node's `noconnection`).
+        assert_eq!(e.from, sink);
+        assert_eq!((d.monitor, d.pid), (m, sink));
+        assert!(e.reason == Reason::Noconnection || e.reason == Reason::Killed, "{:?}", e.reason);
+        assert_eq!(d.reason, e.reason);
+    });
+}
+
 /// `monitor((Name, Node))`: the `Down` names `{Name, Node}`; a name nobody holds is `noproc`.
 #[test]
 fn monitor_of_a_remote_name() {
