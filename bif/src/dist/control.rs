@@ -31,7 +31,7 @@
 //! only.
 
 use crate::term::{etf, Term};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 
 /// The longest frame read (a longer length closes the connection): 256 MiB.
 pub(crate) const MAX_FRAME: usize = 256 << 20;
@@ -218,11 +218,9 @@ pub(crate) fn encode_frame(c: &Control) -> Vec<u8> {
 
 /// Writes `c` as one frame.
 #[cfg(test)]
-pub(crate) fn write_frame(w: &mut impl Write, c: &Control) -> io::Result<()> {
+pub(crate) fn write_frame(w: &mut impl std::io::Write, c: &Control) -> io::Result<()> {
     w.write_all(&encode_frame(c))
 }
 
-/// Writes a tick.
-pub(crate) fn write_tick(w: &mut impl Write) -> io::Result<()> {
-    w.write_all(&[0, 0, 0, 0])
-}
+/// A tick: a frame of length 0.
+pub(crate) const TICK: [u8; 4] = [0; 4];

@@ -35,14 +35,13 @@ use super::handshake::{self, FLAGS_HIDDEN, PUBLISHED, UNLINK_ID};
 use crate::rt_ref::RtRef;
 use crate::term::{Atom, ExternalPid, ExternalRef, Term};
 use spam_vm::{Distribution, Msg, Pid, Reason, Ref, RemoteSignal, Runtime, SpawnOpts};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -117,16 +116,25 @@ struct ConnState {
     spawns: HashMap<Ref, Pid>,
 }
 
-enum Out {
-    Frame(Vec<u8>),
-    Close,
+/// What is waiting to be written on a connection (see `Conn::push`).
+#[derive(Default)]
+struct Outbox {
+    /// The socket's write half, once the connection is up (`None` before, and after `down`).
+    sock: Option<TcpStream>,
+    /// Frames for the writer thread, in order.
+    queue: VecDeque<Vec<u8>>,
+    /// The writer thread holds frames it took from `queue` and is writing them.
+    busy: bool,
+    closed: bool,
 }
 
 struct Conn {
     peer: Atom,
-    tx: mpsc::Sender<Out>,
-    /// The writer's end, taken by the socket that brings the connection up.
-    rx: Mutex<Option<mpsc::Receiver<Out>>>,
+    out: Mutex<Outbox>,
+    /// Wakes the writer thread: frames queued, or the connection closed.
+    wake: Condvar,
+    /// A frame was written since the writer thread last looked (no tick needed).
+    wrote: AtomicBool,
     st: Mutex<ConnState>,
     /// A clone of the socket, to shut it down.
     socket: Mutex<Option<TcpStream>>,
@@ -134,13 +142,17 @@ struct Conn {
     heard: AtomicU64,
 }
 
+/// How long a sender's direct write may wait for room in the socket's buffer (the kernel rounds
+/// it up to one clock tick, a few milliseconds) before the rest goes to the writer thread.
+const DIRECT_WRITE_TIMEOUT: Duration = Duration::from_micros(1);
+
 impl Conn {
     fn new(peer: Atom, phase: Phase) -> Arc<Conn> {
-        let (tx, rx) = mpsc::channel();
         Arc::new(Conn {
             peer,
-            tx,
-            rx: Mutex::new(Some(rx)),
+            out: Mutex::new(Outbox::default()),
+            wake: Condvar::new(),
+            wrote: AtomicBool::new(false),
             st: Mutex::new(ConnState {
                 phase,
                 flags: 0,
@@ -155,9 +167,45 @@ impl Conn {
         })
     }
 
-    /// Queues a frame (dropped once the connection is down, as Erlang drops them).
+    /// Sends a frame, in order with every frame pushed before it (dropped once the connection
+    /// is down, as Erlang drops them).
+    ///
+    /// The protocol (`out`'s lock orders every step): while nothing is queued and the writer
+    /// thread is idle, the sender writes the frame itself, with a write timeout of one kernel
+    /// tick, so a round trip costs no thread hand-off. Whatever it could not write (the socket's
+    /// buffer is full: a slow peer), and every frame pushed while anything is queued or the
+    /// writer is busy, goes to the queue, which only the writer thread drains, in order. So a
+    /// slow peer costs a sender at most one tick once, then only a queue push.
     fn push(&self, c: &Control) {
-        let _ = self.tx.send(Out::Frame(control::encode_frame(c)));
+        let frame = control::encode_frame(c);
+        let mut o = lock(&self.out);
+        if o.closed {
+            return;
+        }
+        let direct = !o.busy && o.queue.is_empty();
+        let rest = match (&o.sock, direct) {
+            (Some(sock), true) => {
+                let mut sock: &TcpStream = sock;
+                let mut off = 0;
+                while off < frame.len() {
+                    match sock.write(&frame[off..]) {
+                        Ok(n) if n > 0 => off += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // No room (or the socket failed: the writer thread finds out).
+                        _ => break,
+                    }
+                }
+                self.wrote.store(true, Relaxed);
+                if off == frame.len() {
+                    return;
+                }
+                frame[off..].to_vec()
+            }
+            _ => frame,
+        };
+        o.queue.push_back(rest);
+        drop(o);
+        self.wake.notify_one();
     }
 
     /// Runs `f` on the state if the connection is not down; `false` if it is.
@@ -519,39 +567,67 @@ impl Shared {
             *lock(&c.socket) = Some(s);
         }
         c.heard.store(self.now_ms(), Relaxed);
-        let Some(rx) = lock(&c.rx).take() else { return };
+        let _ = ws.set_write_timeout(Some(DIRECT_WRITE_TIMEOUT));
+        {
+            let mut o = lock(&c.out);
+            if o.closed {
+                return;
+            }
+            o.sock = ws.try_clone().ok();
+        }
         let (me, conn) = (self.clone(), c.clone());
-        self.spawn_thread("spam-dist-write", move || me.write_loop(&conn, rx, ws));
+        self.spawn_thread("spam-dist-write", move || me.write_loop(&conn, ws));
         let (me, conn) = (self.clone(), c.clone());
         self.spawn_thread("spam-dist-read", move || me.read_loop(&conn, rs));
     }
 
-    fn write_loop(&self, c: &Conn, rx: mpsc::Receiver<Out>, s: TcpStream) {
-        let mut w = BufWriter::with_capacity(64 << 10, s);
+    /// The writer thread: writes what senders queued (`Conn::push`), in order, and ticks after
+    /// `net_ticktime / 4` without a write; drops the connection after `net_ticktime` without a
+    /// word from the peer.
+    fn write_loop(&self, c: &Conn, mut s: TcpStream) {
+        let tick = self.ticktime / 4;
         let ok = loop {
-            let r = match rx.recv_timeout(self.ticktime / 4) {
-                Ok(Out::Frame(f)) => {
-                    let mut r = w.write_all(&f);
-                    // Batch what else is queued into the same write.
-                    while let (Ok(()), Ok(Out::Frame(f))) = (&r, rx.try_recv()) {
-                        r = w.write_all(&f);
+            let batch = {
+                let mut o = lock(&c.out);
+                loop {
+                    if o.closed {
+                        return;
                     }
-                    r.and_then(|()| w.flush())
+                    if !o.queue.is_empty() {
+                        o.busy = true;
+                        break Some(std::mem::take(&mut o.queue));
+                    }
+                    let (g, t) = c.wake.wait_timeout(o, tick).unwrap_or_else(|e| e.into_inner());
+                    o = g;
+                    if t.timed_out() && o.queue.is_empty() && !o.closed {
+                        o.busy = true;
+                        break None;
+                    }
                 }
-                Ok(Out::Close) | Err(mpsc::RecvTimeoutError::Disconnected) => break true,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
+            };
+            let r = match batch {
+                Some(frames) => {
+                    let all: Vec<u8> = frames.into_iter().flatten().collect();
+                    write_fully(&mut s, &all)
+                }
+                None => {
                     let silent = self.now_ms().saturating_sub(c.heard.load(Relaxed));
                     if silent > self.ticktime.as_millis() as u64 {
                         break false; // the peer stopped ticking
                     }
-                    control::write_tick(&mut w).and_then(|()| w.flush())
+                    if c.wrote.swap(false, Relaxed) {
+                        Ok(()) // senders wrote meanwhile: that is our sign of life
+                    } else {
+                        write_fully(&mut s, &control::TICK)
+                    }
                 }
             };
+            lock(&c.out).busy = false;
             if r.is_err() {
                 break false;
             }
         };
-        if !ok || lock(&c.st).phase != Phase::Down {
+        if !ok {
             self.down(c);
         }
     }
@@ -605,7 +681,13 @@ impl Shared {
         if let Some(s) = lock(&c.socket).take() {
             let _ = s.shutdown(Shutdown::Both);
         }
-        let _ = c.tx.send(Out::Close);
+        {
+            let mut o = lock(&c.out);
+            o.closed = true;
+            o.sock = None;
+            o.queue.clear();
+        }
+        c.wake.notify_all();
         let rt = self.rt();
         for (local, remote) in st.links {
             let _ = rt.deliver(local, RemoteSignal::Exit { from: remote, reason: Reason::Noconnection, link: true });
@@ -1049,6 +1131,25 @@ pub(crate) fn term_pid(me: &Atom, creation: u32, t: &Term) -> Option<Pid> {
         return local.then(|| Pid::from_bits((u64::from(p.serial) << 32) | u64::from(p.id)));
     }
     Some(Pid::remote(p.node.as_str(), p.id, p.serial, p.creation))
+}
+
+/// Writes all of `buf` on a socket with a short write timeout (`DIRECT_WRITE_TIMEOUT`):
+/// waits out a full buffer instead of failing.
+fn write_fully(s: &mut TcpStream, buf: &[u8]) -> io::Result<()> {
+    let mut off = 0;
+    while off < buf.len() {
+        match s.write(&buf[off..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => off += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// A reference of node `me` on the wire (three words, as ERTS makes them).

@@ -280,7 +280,7 @@ fn real_erl_pings_us_and_gets_its_term_back() {
     handshake::accept(&mut s, &format!("{me}@localhost"), reg.creation, FLAGS_HIDDEN, "secret", |_| "ok").unwrap();
     loop {
         match control::read_frame(&mut s).expect("a frame from erl") {
-            Frame::Tick => control::write_tick(&mut s).unwrap(),
+            Frame::Tick => std::io::Write::write_all(&mut s, &control::TICK).unwrap(),
             Frame::Control(Control::RegSend { to, msg, .. }) if to == Term::atom("net_kernel") => {
                 // {'$gen_call', {From, Tag}, {is_auth, Node}} -> From ! {Tag, yes}
                 let Term::Tuple(call) = msg else { panic!("not a gen_call: {msg}") };
