@@ -565,6 +565,27 @@ mod node_against_raw_peer {
         assert_eq!(e.from.remote_parts().unwrap().node.as_ref(), me);
     }
 
+    /// A peer that stops reading never stalls the processes sending to it: their frames queue
+    /// for the connection's writer thread once the socket's buffer is full (docs/distribution.md,
+    /// "Threads and failure").
+    #[test]
+    fn a_peer_that_does_not_read_never_blocks_a_sender() {
+        let Some(b) = node("deaf_b", super::super::node::NET_TICKTIME) else { return };
+        let me = format!("{}@localhost", super::unique("deaf_peer"));
+        let (s, _) = dial(&b, &me);
+        let deaf = crate::Pid::remote(&me, 1, 0, 1);
+        let sent = b.block_on(async move {
+            let big = Term::binary(vec![7u8; 1 << 20]);
+            for _ in 0..64 {
+                crate::send(deaf, big.clone()); // 64 MiB to a peer that reads nothing
+            }
+            crate::ping("nobody_at_all@localhost").await; // and the process goes on
+            64
+        });
+        assert_eq!(sent, 64);
+        drop(s);
+    }
+
     /// Two nodes that dial each other at once end with one connection that both use (OTP's
     /// rule: the greater name's dial wins).
     #[test]
