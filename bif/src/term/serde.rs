@@ -309,6 +309,17 @@ fn capacity(len: usize) -> usize {
     len.min(4096)
 }
 
+/// The `serialize_*` methods of integer types that always fit an `i64`.
+macro_rules! small_ints {
+    ($($method:ident: $t:ty),*) => {
+        $(
+            fn $method(self, v: $t) -> Result<Term, SerdeError> {
+                Ok(Term::Integer(i64::from(v)))
+            }
+        )*
+    };
+}
+
 impl ser::Serializer for TermSerializer {
     type Ok = Term;
     type Error = SerdeError;
@@ -324,17 +335,7 @@ impl ser::Serializer for TermSerializer {
         Ok(Term::from(v))
     }
 
-    fn serialize_i8(self, v: i8) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
-    }
+    small_ints!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32);
 
     fn serialize_i64(self, v: i64) -> Result<Term, SerdeError> {
         Ok(Term::Integer(v))
@@ -342,18 +343,6 @@ impl ser::Serializer for TermSerializer {
 
     fn serialize_i128(self, v: i128) -> Result<Term, SerdeError> {
         Ok(Term::from(v))
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<Term, SerdeError> {
-        Ok(Term::Integer(i64::from(v)))
     }
 
     fn serialize_u64(self, v: u64) -> Result<Term, SerdeError> {
