@@ -775,11 +775,11 @@ impl Shared {
                     let _ = rt.deliver(m.target, RemoteSignal::Demonitor { from: watcher, mref: l });
                 }
             }
-            Control::MonitorExit { from, mref, reason, .. } => {
+            // Its `from` is the pid, or the name, we monitored: our record's `target` stands for
+            // either.
+            Control::MonitorExit { mref, reason, .. } => {
                 let Some(l) = self.term_ref(&mref) else { return };
                 let Some((watcher, target)) = lock(&c.st).monitors_out.remove(&l) else { return };
-                // `from` is the pid, or the name, we monitored: `target` stands for either.
-                let _ = from;
                 let _ = rt.deliver(watcher, RemoteSignal::Down { from: target, mref: l, reason: term_reason(reason) });
             }
             Control::SpawnRequest { req, from, mfa, opts, args, .. } => {
