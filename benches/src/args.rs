@@ -205,6 +205,8 @@ pub struct Config {
     pub sizes: Sizes,
     /// `--observe`: where each SPAM case's VM serves the observer.
     pub observe: Option<String>,
+    /// `--alloc`: the allocator to run on (default: the system's).
+    pub alloc: crate::harness::Alloc,
 }
 
 pub const USAGE: &str = "\
@@ -228,6 +230,8 @@ USAGE: spam-benches [FLAGS]
                        suite (default 1800, quick 300)
   --observe ADDR       serve SPAM's observer on ADDR (e.g. 127.0.0.1:4000) while the suite
                        runs: open it in a browser to watch each case live
+  --alloc A            the Rust runtimes' allocator: system (default, what users get) or
+                       mimalloc (the suite re-runs itself with SPAM_BENCH_ALLOC set)
   --list               print the cases with their sizes and exit
   -h, --help           this text
 
@@ -253,6 +257,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
     let mut out = None;
     let mut timeout = None;
     let mut observe = None;
+    let mut alloc = crate::harness::Alloc::System;
     let mut size_overrides: Vec<(String, String)> = Vec::new();
 
     let mut it = args.into_iter();
@@ -287,6 +292,13 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
             "--out" => out = Some(PathBuf::from(value()?)),
             "--timeout" => timeout = Some(Duration::from_secs(count(value()?)? as u64)),
             "--observe" => observe = Some(value()?),
+            "--alloc" => {
+                alloc = match value()?.as_str() {
+                    "system" => crate::harness::Alloc::System,
+                    "mimalloc" => crate::harness::Alloc::Mimalloc,
+                    other => return Err(format!("--alloc {other}: want system or mimalloc")),
+                }
+            }
             f if SIZE_FLAGS.iter().any(|(s, _)| *s == f) => size_overrides.push((flag.clone(), value()?)),
             _ => return Err(format!("unknown flag {arg} (try --help)")),
         }
@@ -310,6 +322,7 @@ pub fn parse(args: impl IntoIterator<Item = String>, cores: usize) -> Result<Par
         timeout: timeout.unwrap_or(Duration::from_secs(if quick { 300 } else { 1800 })),
         sizes,
         observe,
+        alloc,
     };
     Ok(if list { Parsed::List(config) } else { Parsed::Run(config) })
 }
@@ -368,5 +381,14 @@ mod tests {
         for bad in [&["--skynet-n", "1234"][..], &["--bogus"], &["--runs"], &["--chameneos-creatures", "1"]] {
             assert!(parse(bad.iter().map(|s| s.to_string()), 4).is_err(), "{bad:?}");
         }
+        assert!(parse(["--alloc", "jemalloc"].iter().map(|s| s.to_string()), 4).is_err());
+    }
+
+    #[test]
+    fn the_allocator_is_the_system_one_unless_asked() {
+        use crate::harness::Alloc;
+        assert_eq!(parse_ok(&[]).alloc, Alloc::System);
+        assert_eq!(parse_ok(&["--alloc", "mimalloc"]).alloc, Alloc::Mimalloc);
+        assert_eq!(parse_ok(&["--alloc", "system"]).alloc, Alloc::System);
     }
 }

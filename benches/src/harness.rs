@@ -3,9 +3,9 @@
 //! Every runtime times a run the same way: the clock starts inside the runtime (in the root
 //! process or driver task, after the runtime is up) and stops when the checksum is in hand.
 
-use mimalloc::MiMalloc as System;
-use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use mimalloc::MiMalloc;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How many times to run a case.
@@ -109,10 +109,78 @@ fn trim_heap() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_heap() {}
 
-/// The global allocator of the suite: mimalloc (for SPAM and tokio alike: glibc's arena locks
-/// took ~17% of a 2-scheduler spawn storm, see benches/README.md) plus a live-byte counter that only
-/// counts while [`LiveHeap::start`] has switched it on, so timed runs pay one relaxed load of a
-/// read-mostly flag per allocation and no shared writes.
+/// The allocator every Rust runtime of the suite runs on (SPAM and tokio alike): the system's
+/// (glibc malloc, what users get by default) unless `--alloc mimalloc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alloc {
+    System,
+    Mimalloc,
+}
+
+impl Alloc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Alloc::System => "system",
+            Alloc::Mimalloc => "mimalloc",
+        }
+    }
+}
+
+/// The environment variable that picks the allocator. It must be read before the first
+/// allocation (a block must be freed by the allocator that made it), so `--alloc` re-runs the
+/// suite with it set (`main.rs`) instead of switching in flight.
+pub const ALLOC_ENV: &str = "SPAM_BENCH_ALLOC";
+
+/// 0: not read yet; 1: system; 2: mimalloc.
+static CHOICE: AtomicU8 = AtomicU8::new(0);
+
+/// The allocator this process runs on (read once, on the first allocation).
+pub fn current_alloc() -> Alloc {
+    let c = match CHOICE.load(Relaxed) {
+        0 => {
+            let c = if env_says_mimalloc() { 2 } else { 1 };
+            CHOICE.store(c, Relaxed); // racing first allocations compute the same value
+            c
+        }
+        c => c,
+    };
+    if c == 2 {
+        Alloc::Mimalloc
+    } else {
+        Alloc::System
+    }
+}
+
+/// `SPAM_BENCH_ALLOC=mimalloc` in the environment, read without allocating.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn env_says_mimalloc() -> bool {
+    extern "C" {
+        static environ: *const *const std::ffi::c_char;
+    }
+    const WANT: &[u8] = b"SPAM_BENCH_ALLOC=mimalloc";
+    // SAFETY: glibc's `environ` is a null-terminated array of NUL-terminated strings, valid
+    // while nothing changes the environment; we read it before `main` can (first allocation).
+    unsafe {
+        let mut p = environ;
+        while !p.is_null() && !(*p).is_null() {
+            let entry = std::ffi::CStr::from_ptr(*p).to_bytes();
+            if entry == WANT {
+                return true;
+            }
+            p = p.add(1);
+        }
+    }
+    false
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn env_says_mimalloc() -> bool {
+    false
+}
+
+/// The global allocator of the suite: the system's or mimalloc ([`current_alloc`]), plus a
+/// live-byte counter that only counts while [`LiveHeap::start`] has switched it on, so timed
+/// runs pay one relaxed load of a read-mostly flag per allocation and no shared writes.
 pub struct CountingAlloc;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
@@ -125,12 +193,24 @@ fn count(delta: i64) {
     }
 }
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees hold; the counting touches only atomics.
+/// Calls `$method` on the chosen allocator.
+macro_rules! chosen {
+    ($method:ident($($arg:expr),*)) => {
+        match current_alloc() {
+            Alloc::Mimalloc => MiMalloc.$method($($arg),*),
+            Alloc::System => System.$method($($arg),*),
+        }
+    };
+}
+
+// SAFETY: every method forwards to the one allocator `current_alloc` picked for the whole run
+// (fixed before the first allocation), with the caller's arguments unchanged, so its guarantees
+// hold and every block is freed by the allocator that made it; the counting touches only
+// atomics.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded from our caller, who upholds `GlobalAlloc::alloc`'s contract.
-        let p = unsafe { System.alloc(layout) };
+        let p = unsafe { chosen!(alloc(layout)) };
         if !p.is_null() {
             count(layout.size() as i64);
         }
@@ -138,20 +218,20 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for `alloc`.
-        let p = unsafe { System.alloc_zeroed(layout) };
+        let p = unsafe { chosen!(alloc_zeroed(layout)) };
         if !p.is_null() {
             count(layout.size() as i64);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from this allocator (hence from `System`) with this `layout`.
-        unsafe { System.dealloc(ptr, layout) };
+        // SAFETY: `ptr` came from this allocator (hence from the chosen one) with this `layout`.
+        unsafe { chosen!(dealloc(ptr, layout)) };
         count(-(layout.size() as i64));
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded unchanged; `ptr`/`layout` came from `System` through us.
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        // SAFETY: forwarded unchanged; `ptr`/`layout` came from the chosen allocator through us.
+        let p = unsafe { chosen!(realloc(ptr, layout, new_size)) };
         if !p.is_null() {
             count(new_size as i64 - layout.size() as i64);
         }

@@ -47,6 +47,20 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if config.alloc != harness::current_alloc() {
+        // The allocator is fixed before the first allocation: run again with it chosen.
+        if std::env::var(harness::ALLOC_ENV).as_deref() == Ok(config.alloc.name()) {
+            eprintln!("spam-benches: --alloc {} is not available on this platform", config.alloc.name());
+            std::process::exit(2);
+        }
+        let status = std::process::Command::new(std::env::current_exe().expect("the suite's own path"))
+            .args(std::env::args_os().skip(1))
+            .env(harness::ALLOC_ENV, config.alloc.name())
+            .status()
+            .expect("re-run the suite");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    eprintln!("spam-benches: allocator of the Rust runtimes: {}", config.alloc.name());
     if let Some(addr) = &config.observe {
         // Every VM the suite builds reads it (`Vm::builder`): each SPAM case serves the observer
         // on the same address in turn, and the page reconnects. Set while single-threaded.
@@ -81,6 +95,9 @@ fn run(config: Config, cores: usize) -> i32 {
     }
     let plan = Plan { warmup: config.warmup, runs: config.runs };
     let mut results = Results { schedulers: config.schedulers.clone(), ..Results::default() };
+    results
+        .notes
+        .push(format!("allocator of the Rust runtimes (SPAM and tokio alike): {} (`--alloc`)", config.alloc.name()));
     results.notes.push(format!(
         "{} mode; median of {} runs after {} warm-up; schedulers {:?}; {cores} CPUs ({}); load average {} at start",
         if config.quick { "quick" } else { "full" },
