@@ -411,7 +411,8 @@ impl Vm {
     }
 
     /// Sends a message from outside any process (as [`try_send`](crate::try_send) to a pid): a
-    /// dead pid drops it; a full bounded mailbox gives [`SendError::Full`].
+    /// dead pid drops it; a full bounded mailbox gives [`SendError::Full`]; a pid of another node
+    /// takes only a [`Term`](crate::term::Term) ([`SendError::NotATerm`] otherwise).
     ///
     /// ```
     /// let vm = spam::Vm::builder().schedulers(1).build();
@@ -421,6 +422,9 @@ impl Vm {
     /// vm.send(pid, "from main").unwrap();
     /// ```
     pub fn send<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
+        if to.is_remote() && std::any::TypeId::of::<T>() != std::any::TypeId::of::<crate::term::Term>() {
+            return Err(SendError::NotATerm(msg)); // only terms cross the wire
+        }
         self.rt.send_message(to, msg)
     }
 

@@ -151,6 +151,7 @@ fn a_non_term_to_a_remote_pid_is_refused() {
         let r = a.block_on(async move { matches!(spam::try_send(remote, 5u32), Err(SendError::NotATerm(5))) });
         assert!(r);
         assert_eq!(a.run(async move { spam::send(remote, "text") }), Reason::Badarg);
+        assert!(matches!(a.send(remote, 7u8), Err(SendError::NotATerm(7))));
     });
 }
 
