@@ -13,9 +13,22 @@ use std::time::Duration;
 /// Erlang's name for a node that is not distributed.
 const NONODE: &str = "nonode@nohost";
 
-/// The current process's node, if its VM is one.
+/// The current process's node, if its VM is one (`None` outside a process too).
 fn this_node() -> Option<Arc<Shared>> {
     spam_vm::context::with_current_unchecked(|p| node::of(p.runtime()).cloned()).ok().flatten()
+}
+
+/// The current process's pid and node; outside a process, panics naming `function`.
+#[track_caller]
+fn current_node(function: &'static str) -> (Pid, Option<Arc<Shared>>) {
+    current(function, |p| (p.pid(), node::of(p.runtime()).cloned()))
+}
+
+/// `false` for a message that cannot cross to `to`: only a [`Term`] goes to another node. The
+/// check of every send from `spam` (process or `Vm`), before the runtime, which knows no terms.
+#[inline]
+pub(crate) fn may_send<T: 'static>(to: Pid) -> bool {
+    !to.is_remote() || std::any::TypeId::of::<T>() == std::any::TypeId::of::<Term>()
 }
 
 /// The name of this node (Erlang's `node()`): `name@host`, or `nonode@nohost` when the VM is not
@@ -30,8 +43,7 @@ fn this_node() -> Option<Arc<Shared>> {
 /// ```
 #[track_caller]
 pub fn node() -> String {
-    current("node", |_| ());
-    this_node().map_or_else(|| NONODE.to_string(), |n| n.name().to_string())
+    current_node("node").1.map_or_else(|| NONODE.to_string(), |n| n.name().to_string())
 }
 
 /// The nodes this node is connected to now, sorted (Erlang's `nodes(connected)`: visible and
@@ -46,8 +58,7 @@ pub fn node() -> String {
 /// ```
 #[track_caller]
 pub fn nodes() -> Vec<String> {
-    current("nodes", |_| ());
-    this_node().map(|n| n.nodes()).unwrap_or_default()
+    current_node("nodes").1.map(|n| n.nodes()).unwrap_or_default()
 }
 
 /// Closes the connection to `node` (Erlang's `disconnect_node/1`): every link and monitor that
@@ -62,8 +73,7 @@ pub fn nodes() -> Vec<String> {
 /// ```
 #[track_caller]
 pub fn disconnect_node(node: &str) -> bool {
-    current("disconnect_node", |_| ());
-    this_node().is_some_and(|n| n.disconnect(node))
+    current_node("disconnect_node").1.is_some_and(|n| n.disconnect(node))
 }
 
 /// How long [`ping`] waits for an answer from a connected node before it says `false`.
@@ -84,8 +94,8 @@ const PING_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn ping(node: &str) -> impl std::future::Future<Output = bool> + Send + 'static {
     let node = node.to_string();
     async move {
-        let me = current("ping", |p| p.pid());
-        let Some(here) = this_node() else { return node == NONODE };
+        let (me, here) = current_node("ping");
+        let Some(here) = here else { return node == NONODE };
         if node == here.name() {
             return true;
         }
@@ -141,8 +151,8 @@ pub fn spawn_remote(
 ) -> impl std::future::Future<Output = Result<Pid, Reason>> + Send + 'static {
     let (node, module, function) = (node.to_string(), module.to_string(), function.to_string());
     async move {
-        let me = current("spawn_remote", |p| p.pid());
-        let Some(here) = this_node() else { return Err(Reason::Noconnection) };
+        let (me, here) = current_node("spawn_remote");
+        let Some(here) = here else { return Err(Reason::Noconnection) };
         let req = here.spawn_remote(me, &node, &module, &function, args);
         crate::recv_match(move |r: &SpawnReply| r.req == req).await.result
     }

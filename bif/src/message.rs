@@ -61,7 +61,7 @@ pub(crate) fn send_in<T: Send + 'static>(function: &'static str, dest: Dest<'_>,
                 }
             },
         };
-        if pid.is_remote() && std::any::TypeId::of::<T>() != std::any::TypeId::of::<crate::term::Term>() {
+        if !crate::distribution::may_send::<T>(pid) {
             return Err(SendError::NotATerm(msg));
         }
         p.send(pid, msg)

@@ -422,8 +422,8 @@ impl Vm {
     /// vm.send(pid, "from main").unwrap();
     /// ```
     pub fn send<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
-        if to.is_remote() && std::any::TypeId::of::<T>() != std::any::TypeId::of::<crate::term::Term>() {
-            return Err(SendError::NotATerm(msg)); // only terms cross the wire
+        if !crate::distribution::may_send::<T>(to) {
+            return Err(SendError::NotATerm(msg));
         }
         self.rt.send_message(to, msg)
     }

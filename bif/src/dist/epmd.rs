@@ -42,16 +42,22 @@ pub(crate) struct NodePort {
     pub(crate) lowest: u16,
 }
 
-fn connect(host: &str) -> io::Result<TcpStream> {
-    let addr = (host, PORT)
+/// Connects to `host:port` within `timeout`, which then bounds each read and write too (TCP no
+/// delay): EPMD's requests, and a node's dial before its handshake.
+pub(crate) fn dial(host: &str, port: u16, timeout: Duration) -> io::Result<TcpStream> {
+    let addr = (host, port)
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{host}: no address")))?;
-    let s = TcpStream::connect_timeout(&addr, TIMEOUT)?;
-    s.set_read_timeout(Some(TIMEOUT))?;
-    s.set_write_timeout(Some(TIMEOUT))?;
+    let s = TcpStream::connect_timeout(&addr, timeout)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
     s.set_nodelay(true)?;
     Ok(s)
+}
+
+fn connect(host: &str) -> io::Result<TcpStream> {
+    dial(host, PORT, TIMEOUT)
 }
 
 /// Writes `body` after its 2-byte big-endian length, in one write: the framing of EPMD requests

@@ -38,7 +38,7 @@ use spam_vm::{Distribution, Msg, Pid, Reason, Ref, RemoteSignal, Runtime, SpawnO
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
 use std::io::{self, BufReader, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
@@ -101,6 +101,7 @@ struct MonitorIn {
 }
 
 struct ConnState {
+    /// `Down` once taken down; then the records below are empty and stay so (`record`).
     phase: Phase,
     /// The peer's flags (known once up).
     flags: u64,
@@ -114,6 +115,20 @@ struct ConnState {
     monitors_in_by_rref: HashMap<Term, Ref>,
     /// `spawn_remote` calls waiting for their reply: request → caller.
     spawns: HashMap<Ref, Pid>,
+}
+
+impl ConnState {
+    fn new(phase: Phase) -> ConnState {
+        ConnState {
+            phase,
+            flags: 0,
+            links: HashSet::new(),
+            monitors_out: HashMap::new(),
+            monitors_in: HashMap::new(),
+            monitors_in_by_rref: HashMap::new(),
+            spawns: HashMap::new(),
+        }
+    }
 }
 
 /// What is waiting to be written on a connection (see `Conn::push`).
@@ -153,15 +168,7 @@ impl Conn {
             out: Mutex::new(Outbox::default()),
             wake: Condvar::new(),
             wrote: AtomicBool::new(false),
-            st: Mutex::new(ConnState {
-                phase,
-                flags: 0,
-                links: HashSet::new(),
-                monitors_out: HashMap::new(),
-                monitors_in: HashMap::new(),
-                monitors_in_by_rref: HashMap::new(),
-                spawns: HashMap::new(),
-            }),
+            st: Mutex::new(ConnState::new(phase)),
             socket: Mutex::new(None),
             heard: AtomicU64::new(0),
         })
@@ -423,15 +430,8 @@ impl Shared {
             let port = epmd::port_please(host, alive)
                 .map_err(|e| format!("epmd at {host}: {e}"))?
                 .ok_or_else(|| format!("{alive} is not registered with epmd at {host}"))?;
-            let addr = (host, port.port)
-                .to_socket_addrs()
-                .map_err(|e| e.to_string())?
-                .next()
-                .ok_or_else(|| format!("{host}: no address"))?;
-            let mut s = TcpStream::connect_timeout(&addr, HANDSHAKE_TIMEOUT).map_err(|e| e.to_string())?;
+            let mut s = epmd::dial(host, port.port, HANDSHAKE_TIMEOUT).map_err(|e| e.to_string())?;
             let id = self.track_handshake(&s);
-            let _ = s.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-            let _ = s.set_nodelay(true);
             // `alive`: the peer holds a connection to us. If one is up or coming up here too (it
             // came in while we dialled), keep it; else the peer's is stale (we dropped it and it
             // has not noticed yet): replace it.
@@ -661,16 +661,8 @@ impl Shared {
             if st.phase == Phase::Down {
                 return;
             }
-            st.phase = Phase::Down;
-            ConnState {
-                phase: Phase::Down,
-                flags: 0,
-                links: std::mem::take(&mut st.links),
-                monitors_out: std::mem::take(&mut st.monitors_out),
-                monitors_in: std::mem::take(&mut st.monitors_in),
-                monitors_in_by_rref: HashMap::new(),
-                spawns: std::mem::take(&mut st.spawns),
-            }
+            // What crossed the connection, taken whole; it is told below, outside the lock.
+            std::mem::replace(&mut *st, ConnState::new(Phase::Down))
         };
         {
             let mut conns = lock(&self.conns);
@@ -945,9 +937,12 @@ impl Shared {
     fn signal_on(&self, c: &Conn, to: Pid, sig: RemoteSignal) {
         let rt = self.rt();
         let to_term = self.pid_term(to);
+        // `{Name, Node}` (`Pid::remote_name`): monitored by its name.
+        let name = to.remote_parts().and_then(|p| p.name);
+        let named = name.is_some();
+        let monitored = || name.as_deref().map_or_else(|| to_term.clone(), Term::atom);
         match sig {
             RemoteSignal::Link { from } => {
-                let named = to.remote_parts().is_some_and(|p| p.name.is_some());
                 if named
                     || !c.record(|st| {
                         st.links.insert((from, to));
@@ -991,21 +986,13 @@ impl Shared {
                     let _ = rt.deliver(from, RemoteSignal::Down { from: to, mref, reason: Reason::Noconnection });
                     return;
                 }
-                let target = match to.remote_parts().and_then(|p| p.name) {
-                    Some(name) => Term::atom(&name),
-                    None => to_term,
-                };
-                c.push(&Control::Monitor { from: self.pid_term(from), to: target, mref: self.ref_term(mref) });
+                c.push(&Control::Monitor { from: self.pid_term(from), to: monitored(), mref: self.ref_term(mref) });
             }
             RemoteSignal::Demonitor { from, mref } => {
                 if lock(&c.st).monitors_out.remove(&mref).is_none() {
                     return;
                 }
-                let target = match to.remote_parts().and_then(|p| p.name) {
-                    Some(name) => Term::atom(&name),
-                    None => to_term,
-                };
-                c.push(&Control::Demonitor { from: self.pid_term(from), to: target, mref: self.ref_term(mref) });
+                c.push(&Control::Demonitor { from: self.pid_term(from), to: monitored(), mref: self.ref_term(mref) });
             }
             RemoteSignal::Down { from, mref, reason } => {
                 let m = {
@@ -1059,7 +1046,7 @@ impl Distribution for Hook {
         self
     }
 
-    fn send(&self, _from: Option<Pid>, to: Pid, msg: Msg) {
+    fn send(&self, from: Option<Pid>, to: Pid, msg: Msg) {
         let s = &self.0;
         let Some(parts) = to.remote_parts() else { return };
         let msg = match msg.downcast::<Term>() {
@@ -1078,7 +1065,7 @@ impl Distribution for Hook {
         let c = s.conn_for(&parts.node);
         match parts.name {
             Some(name) => {
-                let from = _from.map_or_else(|| Term::atom("undefined"), |p| s.pid_term(p));
+                let from = from.map_or_else(|| Term::atom("undefined"), |p| s.pid_term(p));
                 c.push(&Control::RegSend { from, to: Term::atom(&name), msg })
             }
             None => c.push(&Control::Send { to: s.pid_term(to), msg }),
