@@ -14,6 +14,7 @@ pub mod idle;
 pub mod park;
 pub mod queue;
 pub mod quiescent;
+pub mod slab;
 pub mod stats;
 pub mod sync;
 pub mod task;

@@ -2,7 +2,8 @@
 //! state machine that makes a wake during a poll reschedule exactly once.
 //!
 //! # Layout
-//! `Cell<H, F> = { Header, H, UnsafeCell<Stage<F>> }`, `#[repr(C)]`, one allocation per task.
+//! `Cell<H, F> = { Header, H, UnsafeCell<Stage<F>> }`, `#[repr(C)]`, one allocation per task,
+//! from the runtime's own allocator (`slab.rs`).
 //! The user header `H` (the VM puts its process control block there) sits right after the
 //! [`Header`], so [`TaskRef<H>`] reaches it without knowing `F`.
 //!
@@ -43,6 +44,7 @@
 
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Arc, UnsafeCell};
+use crate::slab::SlabBox;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -175,11 +177,11 @@ where
     H: Send + Sync + 'static,
     F: Future<Output = ()> + Send + 'static,
 {
-    let cell = Box::new(Cell::<H, F> {
+    let cell = SlabBox::new(Cell::<H, F> {
         prefix: Prefix { header: Header { state: AtomicUsize::new(REF_ONE), vtable: vtable::<H, F>(), sched }, data },
         future: UnsafeCell::new(None),
     });
-    let cell = NonNull::from(Box::leak(cell));
+    let cell = SlabBox::into_raw(cell);
     // SAFETY: the cell was just allocated and is not yet shared; `data` is initialised.
     let hp = HeaderPtr(unsafe { NonNull::new_unchecked(std::ptr::addr_of_mut!((*cell.as_ptr()).prefix.data)) });
     let fut = make(hp);
@@ -289,8 +291,8 @@ unsafe fn drop_future<H, F>(ptr: NonNull<Header>) {
 
 unsafe fn dealloc<H, F>(ptr: NonNull<Header>) {
     // SAFETY: the caller dropped the last ref: no other pointer to the cell exists, and it was
-    // created by `Box::new` in `new_task` with exactly this type.
-    let cell = unsafe { Box::from_raw(ptr.cast::<Cell<H, F>>().as_ptr()) };
+    // created by `SlabBox::new` in `new_task` with exactly this type.
+    let cell = unsafe { SlabBox::from_raw(ptr.cast::<Cell<H, F>>()) };
     // The future first (it may still reach the user header through its `HeaderPtr`), then the
     // rest. Both are user values and the last ref may be dropped anywhere (a waker in a timer, a
     // queue at shutdown): a panic is contained, and the memory is freed either way. The future

@@ -220,7 +220,9 @@ pub(crate) fn run(shared: Arc<Shared>, index: usize, local: Local) {
             }
             None => {
                 // Quiescent before sleeping: deferred work may complete now, and a parked worker
-                // must not hold up anyone's grace period.
+                // must not hold up anyone's grace period. Nor strand freed blocks of other
+                // threads' pages in its pending batch (`slab.rs`).
+                crate::slab::flush();
                 shared.quiescent.announce(index);
                 let deferred = maintain();
                 shared.quiescent.offline(index);

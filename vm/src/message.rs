@@ -2,11 +2,14 @@
 //! the owned, dynamically typed message a process receives.
 //!
 //! A node is `#[repr(C)] Node<T> { NodeHeader, T }`. The mailbox links `NodeHeader`s (thin
-//! pointers). `Box<Node<T>>` unsizes to `Box<Node<dyn Payload>>` at the same address, and the
+//! pointers). `SlabBox<Node<T>>` unsizes to `SlabBox<Node<dyn Payload>>` at the same address, and the
 //! header keeps a monomorphised `to_fat` function that rebuilds that fat pointer from the thin
 //! one, so a message costs exactly one allocation and `downcast` moves the value out of it.
+//! Nodes come from the runtime's own allocator (`spam_scheduler::slab`), never from the
+//! program's global one: a node freed by its receiver goes back to its sender's page in batches.
 
 use crate::signal::Signal;
+use spam_scheduler::slab::SlabBox;
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::ptr::NonNull;
@@ -62,9 +65,11 @@ unsafe impl Send for OwnedNode {}
 
 impl OwnedNode {
     pub(crate) fn new<T: Any + Send>(kind: Kind, payload: T) -> OwnedNode {
-        let b =
-            Box::new(Node { header: NodeHeader { next: std::ptr::null_mut(), kind, to_fat: to_fat::<T> }, payload });
-        OwnedNode(NonNull::from(Box::leak(b)).cast())
+        let b = SlabBox::new(Node {
+            header: NodeHeader { next: std::ptr::null_mut(), kind, to_fat: to_fat::<T> },
+            payload,
+        });
+        OwnedNode(SlabBox::into_raw(b).cast())
     }
     pub(crate) fn message<T: Any + Send>(payload: T) -> OwnedNode {
         Self::new(Kind::Message, payload)
@@ -86,11 +91,11 @@ impl OwnedNode {
         // SAFETY: we own a live node.
         unsafe { self.0.as_ref().kind }
     }
-    fn into_fat(self) -> Box<Node<dyn Payload>> {
+    fn into_fat(self) -> SlabBox<Node<dyn Payload>> {
         let p = self.into_raw().as_ptr();
         // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
-        // allocation made by `Box::new` with that type.
-        unsafe { Box::from_raw(((*p).to_fat)(p)) }
+        // allocation made by `SlabBox::new` with that type (unsized in place).
+        unsafe { SlabBox::from_raw(NonNull::new_unchecked(((*p).to_fat)(p))) }
     }
     /// Into a received message.
     pub(crate) fn into_msg(self) -> Msg {
@@ -111,7 +116,7 @@ impl Drop for OwnedNode {
     fn drop(&mut self) {
         let p = self.0.as_ptr();
         // SAFETY: as in `into_fat`; this is the last use of the pointer.
-        drop(unsafe { Box::from_raw(((*p).to_fat)(p)) });
+        drop(unsafe { SlabBox::from_raw(NonNull::new_unchecked(((*p).to_fat)(p))) });
     }
 }
 
@@ -128,18 +133,16 @@ unsafe impl Send for Parts {}
 impl OwnedNode {
     pub(crate) fn into_parts(self) -> Parts {
         let kind = self.kind();
-        let fat = Box::into_raw(self.into_fat());
-        // SAFETY: from Box::into_raw, never null.
-        Parts { kind, fat: unsafe { NonNull::new_unchecked(fat) } }
+        Parts { kind, fat: SlabBox::into_raw(self.into_fat()) }
     }
 }
 
 impl Parts {
-    fn into_box(self) -> Box<Node<dyn Payload>> {
-        let fat = self.fat.as_ptr();
+    fn into_box(self) -> SlabBox<Node<dyn Payload>> {
+        let fat = self.fat;
         std::mem::forget(self);
-        // SAFETY: we own the node, made by Box::new and unsized in place (see `into_parts`).
-        unsafe { Box::from_raw(fat) }
+        // SAFETY: we own the node, made by SlabBox::new and unsized in place (see `into_parts`).
+        unsafe { SlabBox::from_raw(fat) }
     }
     pub(crate) fn into_msg(self) -> Msg {
         debug_assert_ne!(self.kind, Kind::Signal);
@@ -157,12 +160,12 @@ impl Parts {
 impl Drop for Parts {
     fn drop(&mut self) {
         // SAFETY: as in `into_box`; this is the last use.
-        drop(unsafe { Box::from_raw(self.fat.as_ptr()) });
+        drop(unsafe { SlabBox::from_raw(self.fat) });
     }
 }
 
 /// A received message: any `Send + 'static` value, typed at run time.
-pub struct Msg(Box<Node<dyn Payload>>);
+pub struct Msg(SlabBox<Node<dyn Payload>>);
 
 // SAFETY: the payload is `Send`; the header's raw `next` pointer is dead once the node has left
 // its mailbox (nothing reads it through a `Msg`), and the header's other fields are plain data.
@@ -241,11 +244,11 @@ impl Msg {
         if !self.is::<T>() {
             return Err(self);
         }
-        let raw = Box::into_raw(self.0) as *mut Node<T>;
-        // SAFETY: the payload's TypeId is T's, so the allocation was made as `Box<Node<T>>`
+        let raw = SlabBox::into_raw(self.0).cast::<Node<T>>();
+        // SAFETY: the payload's TypeId is T's, so the allocation was made as `SlabBox<Node<T>>`
         // (unsizing keeps address and layout); we own it.
-        let node = unsafe { Box::from_raw(raw) };
-        Ok(node.payload)
+        let node = unsafe { SlabBox::from_raw(raw) };
+        Ok(SlabBox::into_inner(node).payload)
     }
 }
 

@@ -1,0 +1,765 @@
+//! The runtime's own small-object allocator: message nodes and task (process) cells come from
+//! here, so their cost does not depend on the program's global allocator.
+//!
+//! # Why not the global allocator
+//! A message is allocated by its sender's thread and freed by its receiver's. Through glibc's
+//! `malloc` that cross-thread free goes back to the sender's arena under the arena's lock, and a
+//! flooded mailbox walks fresh memory (a page fault per page of nodes on every run). Here the
+//! free is one CAS per *batch* of blocks, and pages stay with the runtime.
+//!
+//! # Design (a size-class slab with remote-free lists, after mimalloc's pages)
+//! - **Pages** of [`PAGE`] bytes, aligned to their size, each holding blocks of one size class
+//!   (16 to 1024 bytes; anything larger or aligned to more than 64 bytes goes to the global
+//!   allocator — the layout alone decides, at allocation and at free). A block's page is its
+//!   address rounded down to the page size.
+//! - **Heaps**: one per thread (a thread-local), owning pages. The owner allocates from a page's
+//!   local free list, then from its never-used tail (bump), with no atomic operation.
+//! - **Frees**: on the owner thread, a block goes back on its page's local list. On any other
+//!   thread it joins that thread's *pending batch* for the page; the batch (up to
+//!   [`BATCH`] blocks of one page) is pushed onto the page's atomic `remote` list with one CAS.
+//!   The owner takes the whole remote list with one swap when its local list runs dry.
+//! - **Thread exit**: the heap *abandons* its pages; each is freed by whoever returns its last
+//!   block (see the protocol below). Empty pages go to a small global pool for the next heap.
+//!
+//! # The remote-free protocol (loom model: `loom-tests/tests/slab.rs`)
+//! A page's `remote` word is a stack of freed blocks, or the tag [`ABANDONED`].
+//! 1. Only a thread holding blocks of the page pushes onto `remote` (CAS, Release); each block
+//!    is pushed once per allocation (the block's holder owns it exclusively).
+//! 2. Only the owner swaps `remote` out (Acquire), while it owns the page: the blocks so taken are
+//!    the owner's again; `used` (owner-only) counts blocks handed out and not yet back.
+//! 3. Abandon (owner, once): `swap(ABANDONED)` takes the last remote blocks; the owner then adds
+//!    `used - taken` to `orphans`. A pusher that finds `ABANDONED` instead subtracts its batch's
+//!    count from `orphans`. Whichever operation brings `orphans` to exactly zero frees the page:
+//!    the sum of all subtractions is `used - taken`, so zero is reached once, by the last one.
+//! 4. A page is freed by its owner only with `used == 0` (no block out, so no push in flight).
+//! 5. `owner` is written before the page's first block is handed out and never while one is out,
+//!    so a freer reads it plainly; heap ids are never reused, so a dead heap's pages are only
+//!    ever "remote".
+//!
+//! Under `--cfg spam_loom` (threads are not OS threads) and `--cfg spam_no_slab` (for valgrind
+//! and AddressSanitizer, which see only the global allocator's blocks) [`alloc`] and
+//! [`dealloc`] forward to the global allocator; the page protocol is modelled on its own.
+
+use crate::sync::atomic::{AtomicUsize, Ordering::*};
+use std::alloc::Layout;
+use std::cell::Cell;
+use std::ptr::{self, NonNull};
+
+/// Bytes per page (and its alignment).
+pub const PAGE: usize = 64 * 1024;
+/// Bytes at the start of a page taken by its header (two cache lines: owner's and freers').
+const HEADER: usize = 128;
+/// Blocks of one page a non-owner gathers before pushing them back with one CAS.
+pub const BATCH: usize = 64;
+/// The largest block served from pages; larger requests go to the global allocator.
+pub const MAX_BLOCK: usize = 1024;
+/// The largest alignment served from pages.
+const MAX_ALIGN: usize = 64;
+/// The block sizes.
+const CLASSES: [usize; 20] =
+    [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024];
+/// `remote`'s tag once the owner has gone (protocol rule 3).
+pub const ABANDONED: usize = 1;
+/// Empty pages kept for new heaps (4 MiB); more are given back to the system.
+#[cfg(not(any(spam_loom, spam_no_slab)))]
+const POOL_MAX: usize = 64;
+
+/// The size class of `layout`, or `None` for the global allocator.
+#[inline]
+pub fn class_of(layout: Layout) -> Option<usize> {
+    /// Smallest class holding `16 * i` bytes, for `i` in `0..=64`.
+    const LUT: [u8; 65] = {
+        let mut t = [0u8; 65];
+        let (mut i, mut c) = (0, 0);
+        while i < 65 {
+            while CLASSES[c] < i * 16 {
+                c += 1;
+            }
+            t[i] = c as u8;
+            i += 1;
+        }
+        t
+    };
+    let (size, align) = (layout.size(), layout.align());
+    if size > MAX_BLOCK || align > MAX_ALIGN {
+        return None;
+    }
+    // A multiple of the alignment: every class that can then be picked for an alignment of 32
+    // or 64 is a multiple of it (tested), and blocks start at `HEADER + k * class`.
+    let size = if align > 16 { size.next_multiple_of(align) } else { size };
+    Some(LUT[size.div_ceil(16)] as usize)
+}
+
+/// A free block: its first word links it.
+struct Block {
+    next: *mut Block,
+}
+
+/// A page's header, at its start. The first line is the owner's; `remote` and `orphans` sit on
+/// the second so freers do not bounce the owner's line.
+#[repr(C, align(64))]
+pub struct Page {
+    /// Id of the owning heap (rule 5).
+    owner: usize,
+    /// Block size in bytes.
+    size: usize,
+    /// Owner's free list. (The owner-only fields are `Cell`s: every access goes through a
+    /// shared reference, as freers read `owner` and use the atomics at the same time.)
+    free: Cell<*mut Block>,
+    /// Offset of the first never-used block.
+    bump: Cell<usize>,
+    /// Blocks handed out by the owner and not back with it (rule 2).
+    used: Cell<usize>,
+    _pad: [usize; 3],
+    /// Stack of blocks freed by other threads, or `ABANDONED` (rules 1–3).
+    remote: AtomicUsize,
+    /// After abandon: blocks still out, counted as in rule 3 (may dip below zero meanwhile).
+    orphans: AtomicUsize,
+}
+
+const _: () = assert!(std::mem::size_of::<Page>() <= HEADER);
+
+/// The page holding `block`.
+#[inline]
+fn page_of(block: *mut u8) -> *mut Page {
+    (block as usize & !(PAGE - 1)) as *mut Page
+}
+
+impl Page {
+    /// Makes `mem` (PAGE bytes, PAGE-aligned) an empty page of `size`-byte blocks owned by `owner`.
+    ///
+    /// # Safety
+    /// `mem` is valid for PAGE bytes, aligned to PAGE, and not in use.
+    pub unsafe fn init(mem: NonNull<u8>, owner: usize, size: usize) -> NonNull<Page> {
+        let p = mem.cast::<Page>();
+        // SAFETY: the caller gives us the memory; a plain write of the whole header.
+        unsafe {
+            p.as_ptr().write(Page {
+                owner,
+                size,
+                free: Cell::new(ptr::null_mut()),
+                bump: Cell::new(HEADER),
+                used: Cell::new(0),
+                _pad: [0; 3],
+                remote: AtomicUsize::new(0),
+                orphans: AtomicUsize::new(0),
+            })
+        };
+        p
+    }
+
+    /// Owner: a block, from the local list or the bump tail; `None` if both are empty.
+    #[inline]
+    fn pop(&self) -> Option<NonNull<u8>> {
+        let b = self.free.get();
+        let out = if !b.is_null() {
+            // SAFETY: blocks on the owner's list are free and linked by the owner (rule 2).
+            self.free.set(unsafe { (*b).next });
+            b as *mut u8
+        } else if self.bump.get() + self.size <= PAGE {
+            let b = (self as *const Page as *mut u8).wrapping_add(self.bump.get());
+            self.bump.set(self.bump.get() + self.size);
+            b
+        } else {
+            return None;
+        };
+        self.used.set(self.used.get() + 1);
+        // SAFETY: inside the page, past its header: never null.
+        Some(unsafe { NonNull::new_unchecked(out) })
+    }
+
+    /// Owner: takes a block back.
+    #[inline]
+    fn push_local(&self, b: *mut u8) {
+        let b = b as *mut Block;
+        // SAFETY: the caller owned the block (now free) and we own the page.
+        unsafe { (*b).next = self.free.get() };
+        self.free.set(b);
+        self.used.set(self.used.get() - 1);
+    }
+
+    /// Owner: moves the remote list onto the local one (rule 2). Returns how many came back.
+    pub fn reclaim(&self) -> usize {
+        if self.remote.load(Relaxed) == 0 {
+            return 0;
+        }
+        let mut b = self.remote.swap(0, Acquire) as *mut Block;
+        let mut n = 0;
+        while !b.is_null() {
+            // SAFETY: the swap made these blocks ours; their links were written before the
+            // pushers' Release CAS that our Acquire swap synchronises with.
+            let next = unsafe { (*b).next };
+            // SAFETY: as above.
+            unsafe { (*b).next = self.free.get() };
+            self.free.set(b);
+            b = next;
+            n += 1;
+        }
+        self.used.set(self.used.get() - n);
+        n
+    }
+
+    /// Blocks handed out and not back with the owner.
+    pub fn used(&self) -> usize {
+        self.used.get()
+    }
+
+    /// Any thread holding the blocks `head..=tail` (`n` of them, linked by their first word) of
+    /// page `page`: gives them back (rule 1), or counts them off an abandoned page (rule 3).
+    /// Returns `true` if the caller must free the page (it returned the last block).
+    ///
+    /// # Safety
+    /// The caller owns the `n` blocks, all of `page`, linked `head` → … → `tail`.
+    pub unsafe fn push_remote(page: *const Page, head: *mut u8, tail: *mut u8, n: usize) -> bool {
+        // SAFETY: the page is alive while any of its blocks is out (rules 3, 4); we hold n.
+        let pg = unsafe { &*page };
+        let mut cur = pg.remote.load(Relaxed);
+        loop {
+            if cur == ABANDONED {
+                return pg.orphans.fetch_sub(n, AcqRel) == n;
+            }
+            // SAFETY: the tail block is ours until the CAS publishes it.
+            unsafe { (*(tail as *mut Block)).next = cur as *mut Block };
+            match pg.remote.compare_exchange_weak(cur, head as usize, Release, Relaxed) {
+                Ok(_) => return false,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Owner, once: gives the page up (rule 3). Returns `true` if the caller must free it now
+    /// (no block is out).
+    ///
+    /// # Safety
+    /// The caller owns the page and never touches it again unless told to free it.
+    pub unsafe fn abandon(page: *const Page) -> bool {
+        // SAFETY: we own the page; its owner fields are ours.
+        let pg = unsafe { &*page };
+        let mut b = pg.remote.swap(ABANDONED, AcqRel) as *mut Block;
+        let mut back = 0;
+        while !b.is_null() {
+            // SAFETY: taken by the swap, as in `reclaim`.
+            b = unsafe { (*b).next };
+            back += 1;
+        }
+        let out = pg.used.get() - back;
+        // `orphans` counts down from zero (wrapping) as pushers find the tag; adding what is
+        // still out lands on zero exactly when nothing is.
+        pg.orphans.fetch_add(out, AcqRel).wrapping_add(out) == 0
+    }
+}
+
+/// Where a heap's pages come from and go back to.
+mod pages {
+    use super::*;
+
+    #[cfg(not(any(spam_loom, spam_no_slab)))]
+    static POOL: crate::sync::Mutex<Vec<usize>> = crate::sync::Mutex::new(Vec::new());
+
+    fn layout() -> Layout {
+        // PAGE is a power of two and fits in isize.
+        Layout::from_size_align(PAGE, PAGE).unwrap()
+    }
+
+    /// loom models only: pages taken and not given back (to check each is freed exactly once).
+    #[cfg(spam_loom)]
+    pub static OUT: std::sync::atomic::AtomicIsize = std::sync::atomic::AtomicIsize::new(0);
+
+    /// A fresh page owned by `owner` for blocks of `size` bytes.
+    pub(super) fn take(owner: usize, size: usize) -> NonNull<Page> {
+        #[cfg(spam_loom)]
+        OUT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        #[cfg(not(any(spam_loom, spam_no_slab)))]
+        if let Some(p) = POOL.lock().pop() {
+            // SAFETY: pooled pages are PAGE-sized, PAGE-aligned and unused.
+            return unsafe { Page::init(NonNull::new_unchecked(p as *mut u8), owner, size) };
+        }
+        // Straight from the system: the program's global allocator is not ours to depend on.
+        // SAFETY: the layout has a non-zero size.
+        let mem = unsafe { std::alloc::GlobalAlloc::alloc(&std::alloc::System, layout()) };
+        let Some(mem) = NonNull::new(mem) else { std::alloc::handle_alloc_error(layout()) };
+        // SAFETY: just allocated with the page layout.
+        unsafe { Page::init(mem, owner, size) }
+    }
+
+    /// Gives an empty page back (to the pool, or to the system once the pool is full).
+    ///
+    /// # Safety
+    /// No block of the page is out, and nobody references it any more.
+    pub unsafe fn give_back(page: *mut Page) {
+        #[cfg(spam_loom)]
+        assert!(OUT.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0, "a page freed twice");
+        #[cfg(not(any(spam_loom, spam_no_slab)))]
+        {
+            let mut pool = POOL.lock();
+            if pool.len() < POOL_MAX {
+                pool.push(page as usize);
+                return;
+            }
+        }
+        // SAFETY: allocated by `take` from the system with this layout.
+        unsafe { std::alloc::GlobalAlloc::dealloc(&std::alloc::System, page as *mut u8, layout()) };
+    }
+}
+
+/// loom models only: pages taken from the system and not yet freed.
+#[cfg(spam_loom)]
+pub fn loom_pages_out() -> isize {
+    pages::OUT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Pages of one class in a heap.
+struct Class {
+    /// The page allocations come from.
+    current: *mut Page,
+    /// Every page of the class the heap owns (including `current`).
+    pages: Vec<*mut Page>,
+    /// Where the next search for a page with free blocks starts.
+    cursor: usize,
+}
+
+/// A non-owner's gathered frees: up to `BATCH` blocks of one page.
+struct Pending {
+    page: *mut Page,
+    head: *mut u8,
+    tail: *mut u8,
+    n: usize,
+}
+
+/// A thread's allocator state: its pages and its pending batch of remote frees.
+pub struct Heap {
+    /// Unique for the process's life (rule 5); assigned on first allocation (0: none yet).
+    id: usize,
+    classes: [Class; CLASSES.len()],
+    pending: Pending,
+}
+
+// SAFETY: a heap's pages are owned by the heap (its id), not by a thread: whoever has the
+// `&mut Heap` is the owner, one thread at a time. The pending batch's blocks are the heap's too.
+unsafe impl Send for Heap {}
+
+/// Pages searched for free blocks before a new one is taken.
+const SEARCH: usize = 8;
+
+impl Default for Heap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Heap {
+    pub const fn new() -> Heap {
+        const EMPTY: Class = Class { current: ptr::null_mut(), pages: Vec::new(), cursor: 0 };
+        Heap {
+            id: 0,
+            classes: [EMPTY; CLASSES.len()],
+            pending: Pending { page: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), n: 0 },
+        }
+    }
+
+    /// A block of class `class`.
+    #[inline]
+    pub fn alloc(&mut self, class: usize) -> NonNull<u8> {
+        let cur = self.classes[class].current;
+        if !cur.is_null() {
+            // SAFETY: our current page, owned by this heap.
+            if let Some(b) = unsafe { (*cur).pop() } {
+                return b;
+            }
+        }
+        self.alloc_slow(class)
+    }
+
+    #[cold]
+    fn alloc_slow(&mut self, class: usize) -> NonNull<u8> {
+        if self.id == 0 {
+            static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+            self.id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let c = &mut self.classes[class];
+        // SAFETY: every page in `c.pages` (and `current`) is owned by this heap and alive.
+        let page = |p: *mut Page| unsafe { &*p };
+        if !c.current.is_null() && page(c.current).reclaim() > 0 {
+            if let Some(b) = page(c.current).pop() {
+                return b;
+            }
+        }
+        let n = c.pages.len();
+        for _ in 0..n.min(SEARCH) {
+            c.cursor = (c.cursor + 1) % n;
+            let p = c.pages[c.cursor];
+            if p == c.current {
+                continue;
+            }
+            page(p).reclaim();
+            if let Some(b) = page(p).pop() {
+                c.current = p;
+                return b;
+            }
+        }
+        let p = pages::take(self.id, CLASSES[class]).as_ptr();
+        c.pages.push(p);
+        c.current = p;
+        // SAFETY: a fresh page of ours with every block free.
+        unsafe { (*p).pop() }.expect("a fresh page has a free block")
+    }
+
+    /// Frees a block of any page, from this thread.
+    ///
+    /// # Safety
+    /// `b` was returned by an [`alloc`](Heap::alloc) of any heap, and is not used again.
+    #[inline]
+    pub unsafe fn free(&mut self, b: NonNull<u8>) {
+        let b = b.as_ptr();
+        let page = page_of(b);
+        // SAFETY: the page is alive while `b` is out; `owner` is read plainly (rule 5).
+        if unsafe { (*page).owner } == self.id {
+            // SAFETY: our page.
+            unsafe { (*page).push_local(b) };
+            return;
+        }
+        let p = &mut self.pending;
+        if p.page == page && p.n < BATCH {
+            // SAFETY: `b` is ours now; link it in front of the batch.
+            unsafe { (*(b as *mut Block)).next = p.head as *mut Block };
+            p.head = b;
+            p.n += 1;
+            return;
+        }
+        self.flush();
+        self.pending = Pending { page, head: b, tail: b, n: 1 };
+    }
+
+    /// loom models only: reclaims the remote frees of `class`'s current page (what
+    /// `alloc_slow` does first), and says how many blocks came back and how many are still out.
+    #[cfg(spam_loom)]
+    pub fn loom_reclaim(&mut self, class: usize) -> (usize, usize) {
+        // SAFETY: our current page.
+        let p = unsafe { &*self.classes[class].current };
+        (p.reclaim(), p.used())
+    }
+
+    /// Pushes the pending batch back to its page.
+    pub fn flush(&mut self) {
+        let p = std::mem::replace(
+            &mut self.pending,
+            Pending { page: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), n: 0 },
+        );
+        if p.n == 0 {
+            return;
+        }
+        // SAFETY: the batch holds `n` blocks of `page`, linked head → tail.
+        if unsafe { Page::push_remote(p.page, p.head, p.tail, p.n) } {
+            // SAFETY: we returned the last block of an abandoned page: nobody else refers to it.
+            unsafe { pages::give_back(p.page) };
+        }
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        self.flush();
+        for c in &mut self.classes {
+            for &p in &c.pages {
+                // SAFETY: our page, given up once here.
+                if unsafe { Page::abandon(p) } {
+                    // SAFETY: no block is out.
+                    unsafe { pages::give_back(p) };
+                }
+            }
+            c.pages.clear();
+            c.current = ptr::null_mut();
+        }
+    }
+}
+
+#[cfg(not(any(spam_loom, spam_no_slab)))]
+mod local {
+    use super::*;
+    use std::cell::UnsafeCell;
+
+    std::thread_local! {
+        static HEAP: UnsafeCell<Heap> = const { UnsafeCell::new(Heap::new()) };
+    }
+
+    /// For threads whose heap is gone (allocations from other thread-locals' destructors).
+    static SHARED: std::sync::Mutex<Heap> = std::sync::Mutex::new(Heap::new());
+
+    #[inline]
+    pub(super) fn alloc(class: usize) -> NonNull<u8> {
+        // SAFETY: the heap is this thread's, and `Heap::alloc` never re-enters this module
+        // (its only calls out are to the system allocator and `Vec` growth).
+        match HEAP.try_with(|h| unsafe { (*h.get()).alloc(class) }) {
+            Ok(b) => b,
+            Err(_) => SHARED.lock().unwrap_or_else(|e| e.into_inner()).alloc(class),
+        }
+    }
+
+    #[inline]
+    pub(super) unsafe fn free(b: NonNull<u8>) {
+        // SAFETY: as in `alloc`; the caller passes a block it owns.
+        if HEAP.try_with(|h| unsafe { (*h.get()).free(b) }).is_err() {
+            // This thread's heap is gone: give the block back on its own.
+            // SAFETY: the caller owns the block; a batch of one.
+            if unsafe { Page::push_remote(page_of(b.as_ptr()), b.as_ptr(), b.as_ptr(), 1) } {
+                // SAFETY: the last block of an abandoned page.
+                unsafe { pages::give_back(page_of(b.as_ptr())) };
+            }
+        }
+    }
+
+    pub(super) fn flush() {
+        // SAFETY: as in `alloc`.
+        let _ = HEAP.try_with(|h| unsafe { (*h.get()).flush() });
+    }
+}
+
+/// Allocates `layout` from this thread's heap (or the global allocator for a large or
+/// over-aligned layout).
+///
+/// # Safety
+/// `layout` has a non-zero size.
+#[inline]
+pub unsafe fn alloc(layout: Layout) -> NonNull<u8> {
+    #[cfg(not(any(spam_loom, spam_no_slab)))]
+    if let Some(c) = class_of(layout) {
+        return local::alloc(c);
+    }
+    // SAFETY: non-zero size, by the caller's contract.
+    let p = unsafe { std::alloc::alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+}
+
+/// Frees what [`alloc`] returned for the same `layout`, from any thread.
+///
+/// # Safety
+/// `p` came from `alloc(layout)` and is not used again.
+#[inline]
+pub unsafe fn dealloc(p: NonNull<u8>, layout: Layout) {
+    #[cfg(not(any(spam_loom, spam_no_slab)))]
+    if class_of(layout).is_some() {
+        // SAFETY: a slab block (the layout decided so at allocation too), owned by the caller.
+        return unsafe { local::free(p) };
+    }
+    // SAFETY: from `std::alloc::alloc(layout)`, by the caller's contract.
+    unsafe { std::alloc::dealloc(p.as_ptr(), layout) }
+}
+
+/// Pushes this thread's pending remote frees back to their page (a worker calls this before it
+/// parks, so an idle thread strands no blocks).
+#[inline]
+pub fn flush() {
+    #[cfg(not(any(spam_loom, spam_no_slab)))]
+    local::flush();
+}
+
+/// An owned value in a block of this allocator: `Box` on the runtime's allocation path.
+/// Unsizing is done by hand: [`into_raw`](SlabBox::into_raw), cast, [`from_raw`](SlabBox::from_raw).
+pub struct SlabBox<T: ?Sized>(NonNull<T>);
+
+// SAFETY: a SlabBox uniquely owns its value, like Box; blocks may be freed from any thread.
+unsafe impl<T: ?Sized + Send> Send for SlabBox<T> {}
+// SAFETY: shared access only hands out `&T`.
+unsafe impl<T: ?Sized + Sync> Sync for SlabBox<T> {}
+
+impl<T> SlabBox<T> {
+    /// Moves `value` into a block.
+    #[inline]
+    pub fn new(value: T) -> SlabBox<T> {
+        let layout = Layout::new::<T>();
+        let p = if layout.size() == 0 {
+            NonNull::dangling()
+        } else {
+            // SAFETY: a non-zero size.
+            unsafe { alloc(layout) }.cast::<T>()
+        };
+        // SAFETY: fresh memory for a T.
+        unsafe { p.as_ptr().write(value) };
+        SlabBox(p)
+    }
+
+    /// Moves the value out and frees the block.
+    #[inline]
+    pub fn into_inner(b: SlabBox<T>) -> T {
+        let p = SlabBox::into_raw(b);
+        // SAFETY: we own the value; it is read once and its block freed without dropping it.
+        unsafe {
+            let v = p.as_ptr().read();
+            free_block(p.cast(), Layout::new::<T>());
+            v
+        }
+    }
+}
+
+impl<T: ?Sized> SlabBox<T> {
+    /// Gives up ownership without dropping (see [`from_raw`](SlabBox::from_raw)).
+    #[inline]
+    pub fn into_raw(b: SlabBox<T>) -> NonNull<T> {
+        let p = b.0;
+        std::mem::forget(b);
+        p
+    }
+
+    /// Takes ownership back.
+    ///
+    /// # Safety
+    /// `p` came from [`into_raw`](SlabBox::into_raw) of a `SlabBox<U>`, where `T` is `U` or
+    /// `U` unsized (same address and layout), and nobody else owns it.
+    #[inline]
+    pub unsafe fn from_raw(p: NonNull<T>) -> SlabBox<T> {
+        SlabBox(p)
+    }
+}
+
+/// Frees a block (or does nothing for a zero-sized layout).
+///
+/// # Safety
+/// As [`dealloc`], the value in it already dropped or moved out.
+#[inline]
+unsafe fn free_block(p: NonNull<u8>, layout: Layout) {
+    if layout.size() != 0 {
+        // SAFETY: per the contract.
+        unsafe { dealloc(p, layout) }
+    }
+}
+
+impl<T: ?Sized> Drop for SlabBox<T> {
+    fn drop(&mut self) {
+        /// Frees the block even if the value's drop unwinds.
+        struct Free(NonNull<u8>, Layout);
+        impl Drop for Free {
+            fn drop(&mut self) {
+                // SAFETY: the value is dropped (or unwinding from its drop); the block is ours.
+                unsafe { free_block(self.0, self.1) }
+            }
+        }
+        // SAFETY: we own a live value.
+        let layout = Layout::for_value(unsafe { self.0.as_ref() });
+        let _free = Free(self.0.cast(), layout);
+        // SAFETY: dropped once, in place; the block is freed after it by `_free`.
+        unsafe { ptr::drop_in_place(self.0.as_ptr()) };
+    }
+}
+
+impl<T: ?Sized> std::ops::Deref for SlabBox<T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: we own a live value.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T: ?Sized> std::ops::DerefMut for SlabBox<T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: we own it exclusively.
+        unsafe { self.0.as_mut() }
+    }
+}
+
+#[cfg(all(test, not(any(spam_loom, spam_no_slab))))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_fit_their_layouts_and_alignments() {
+        for size in 1..=MAX_BLOCK {
+            for align in [1, 2, 4, 8, 16, 32, 64] {
+                let l = Layout::from_size_align(size, align).unwrap();
+                let c = class_of(l).unwrap();
+                assert!(CLASSES[c] >= size, "{size}/{align} -> {}", CLASSES[c]);
+                assert_eq!((HEADER + CLASSES[c]) % align, 0, "{size}/{align} -> {}", CLASSES[c]);
+            }
+        }
+        assert_eq!(class_of(Layout::from_size_align(MAX_BLOCK + 1, 8).unwrap()), None);
+        assert_eq!(class_of(Layout::from_size_align(64, 128).unwrap()), None);
+    }
+
+    #[test]
+    fn owner_reuses_its_frees_without_new_pages() {
+        let mut h = Heap::new();
+        let a = h.alloc(1);
+        // SAFETY: a block of ours, freed once.
+        unsafe { h.free(a) };
+        assert_eq!(h.alloc(1), a, "the freed block comes back first");
+        assert_eq!(h.classes[1].pages.len(), 1);
+    }
+
+    #[test]
+    fn remote_frees_come_back_in_batches_and_pages_are_reused() {
+        let mut owner = Heap::new();
+        let per_page = (PAGE - HEADER) / CLASSES[1];
+        let blocks: Vec<usize> = (0..per_page).map(|_| owner.alloc(1).as_ptr() as usize).collect();
+        assert_eq!(owner.classes[1].pages.len(), 1);
+        let page = owner.classes[1].current;
+        std::thread::spawn(move || {
+            let mut other = Heap::new();
+            for b in blocks {
+                // SAFETY: each block handed over once.
+                unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
+            }
+            // `other` drops here: its pending batch is flushed.
+        })
+        .join()
+        .unwrap();
+        // SAFETY: the owner's page.
+        assert_eq!(unsafe { (*page).reclaim() }, per_page);
+        // SAFETY: as above.
+        assert_eq!(unsafe { (*page).used() }, 0);
+        for _ in 0..per_page {
+            owner.alloc(1);
+        }
+        assert_eq!(owner.classes[1].pages.len(), 1, "all blocks reused, no second page");
+    }
+
+    #[test]
+    fn abandoned_page_is_freed_by_its_last_block() {
+        let mut owner = Heap::new();
+        let blocks: Vec<NonNull<u8>> = (0..3).map(|_| owner.alloc(4)).collect();
+        let page = owner.classes[4].current;
+        drop(owner); // abandons: three blocks still out
+        // SAFETY: the page stays alive while its blocks are out.
+        assert_eq!(unsafe { (*page).remote.load(Relaxed) }, ABANDONED);
+        // SAFETY: each block is ours, given back once; the page lives until the last.
+        unsafe {
+            assert!(!Page::push_remote(page, blocks[0].as_ptr(), blocks[0].as_ptr(), 1));
+            assert!(!Page::push_remote(page, blocks[1].as_ptr(), blocks[1].as_ptr(), 1));
+            assert!(Page::push_remote(page, blocks[2].as_ptr(), blocks[2].as_ptr(), 1), "the last one frees");
+            pages::give_back(page);
+        }
+    }
+
+    #[test]
+    fn heap_dropped_with_a_flush_pending_frees_nothing_twice() {
+        let mut a = Heap::new();
+        let mut b = Heap::new();
+        let x = a.alloc(2);
+        let y = a.alloc(2);
+        // SAFETY: blocks freed once each by a non-owner.
+        unsafe {
+            b.free(x);
+            b.free(y);
+        }
+        drop(a); // abandons with two blocks out, both in b's pending batch
+        drop(b); // the flush returns the last two: the page is freed exactly once
+    }
+
+    #[test]
+    fn public_alloc_and_dealloc_round_trip_across_threads() {
+        let l = Layout::new::<[u64; 5]>();
+        // SAFETY: a non-zero size; each block freed once with its layout.
+        let v: Vec<usize> = (0..10_000).map(|_| unsafe { alloc(l) }.as_ptr() as usize).collect();
+        std::thread::spawn(move || {
+            for p in v {
+                // SAFETY: as above.
+                unsafe { dealloc(NonNull::new(p as *mut u8).unwrap(), l) };
+            }
+        })
+        .join()
+        .unwrap();
+        let big = Layout::from_size_align(4096, 8).unwrap();
+        // SAFETY: as above; a large layout goes to the global allocator and back.
+        unsafe { dealloc(alloc(big), big) };
+    }
+}
