@@ -149,3 +149,95 @@ fn ping_pong_across_two_schedulers() {
     let polls: u64 = vm.scheduler_stats().iter().map(|s| s.polls).sum();
     assert!(polls >= ROUNDS, "each round trip polls both processes");
 }
+
+/// Sender-side batching (`vm/src/outbox.rs`) keeps DESIGN Semantics 1 between messages and
+/// signals: a run of messages sent in one poll, then an exit signal (`exit/2`, trapped) to the
+/// same receiver from the same poll, arrive in that order — the gathered chain is pushed before
+/// the signal, not when the poll ends.
+#[test]
+fn gathered_messages_arrive_before_a_later_signal_from_the_same_sender() {
+    const N: u32 = 1_000;
+    let reason = vm().run(async {
+        let me = self_pid();
+        // Linked: a failed check in it ends the test instead of hanging it.
+        let receiver = spam::spawn_link(async move {
+            spam::trap_exit(true);
+            send(me, "ready");
+            // `receive` takes whatever is oldest, so an overtaking `Exit` would show here.
+            for i in 0..N {
+                let m = receive().await;
+                assert_eq!(m.downcast::<u32>().ok(), Some(i), "a message overtaken by the exit signal");
+            }
+            let e = receive().await.downcast::<spam::Exit>().expect("the exit signal, last");
+            assert_eq!(e.reason, Reason::Shutdown);
+            send(me, "in order");
+        });
+        let _: &str = recv().await;
+        let sender = spawn(async move {
+            for i in 0..N {
+                send(receiver, i); // one poll: all but the first are gathered
+            }
+            spam::exit(receiver, Reason::Shutdown); // same poll, still running after it
+            let _: &str = recv().await;
+        });
+        assert_eq!(recv::<&str>().await, "in order");
+        send(sender, "stop");
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// A message to oneself is in one's own mailbox at once (Erlang: `self() ! a, receive a -> ok
+/// after 0 -> timeout end` gives `ok`), even in the middle of a run of sends that the outbox
+/// gathers for another receiver.
+#[test]
+fn self_send_is_received_at_once_with_a_zero_timeout() {
+    let reason = vm().run(async {
+        let me = self_pid();
+        let sink = spawn(async {
+            let _: &str = recv().await;
+        });
+        for i in 0..10u32 {
+            send(sink, i);
+        }
+        send(me, "mine");
+        let got = spam::recv_timeout::<&str>(Duration::ZERO).await;
+        assert_eq!(got, Some("mine"));
+        send(sink, "stop");
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// Hostile: messages gathered for a receiver that exits before the chain is pushed are dropped
+/// (as sends to a dead pid are), each destructor runs exactly once, and a destructor that sends
+/// again from inside the flush does not disturb the VM.
+#[test]
+fn chain_to_an_exiting_receiver_is_dropped_and_destructors_may_send() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    struct Noisy(Arc<AtomicUsize>, spam::Pid);
+    impl Drop for Noisy {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+            send(self.1, "from a destructor"); // re-enters the outbox (rule 6)
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let d = drops.clone();
+    let reason = vm().run(async move {
+        let me = self_pid();
+        let victim = spawn(async {
+            std::future::pending::<()>().await;
+        });
+        spam::exit(victim, Reason::Kill);
+        // Its mailbox closes as it exits; whether before or after each push, every message
+        // is dropped (none is received), once.
+        let dead = spawn(async {});
+        for _ in 0..200 {
+            send(victim, Noisy(d.clone(), dead));
+        }
+        spam::sleep(Duration::from_millis(1)).await; // lets the poll end (the chain is pushed)
+        let _ = me;
+    });
+    assert_eq!(reason, Reason::Normal);
+    assert_eq!(drops.load(SeqCst), 200, "every message dropped exactly once");
+}

@@ -719,7 +719,7 @@ mod tests {
         let blocks: Vec<NonNull<u8>> = (0..3).map(|_| owner.alloc(4)).collect();
         let page = owner.classes[4].current;
         drop(owner); // abandons: three blocks still out
-        // SAFETY: the page stays alive while its blocks are out.
+                     // SAFETY: the page stays alive while its blocks are out.
         assert_eq!(unsafe { (*page).remote.load(Relaxed) }, ABANDONED);
         // SAFETY: each block is ours, given back once; the page lives until the last.
         unsafe {

@@ -42,9 +42,9 @@
 //! Invariant: at most one of {a queue, a worker} owns the right to poll, so a future is never
 //! polled concurrently, and never polled after `DONE`.
 
+use crate::slab::SlabBox;
 use crate::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::sync::{Arc, UnsafeCell};
-use crate::slab::SlabBox;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;

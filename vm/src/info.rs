@@ -130,6 +130,7 @@ struct Lists {
 impl Runtime {
     /// `process_info(Pid)`: `None` for a dead or exiting process.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
+        crate::outbox::flush(); // what this poll sent `pid` is in its queue (outbox.rs, rule 3)
         let target = self.target(pid)?;
         let (s, l) = target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), true));
         Some(ProcessInfo {
@@ -152,6 +153,7 @@ impl Runtime {
 
     /// The summary of one process: `None` for a dead or exiting process.
     pub fn process_summary(&self, pid: Pid) -> Option<ProcessSummary> {
+        crate::outbox::flush(); // as in `process_info`
         let target = self.target(pid)?;
         Some(target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), false)).0)
     }

@@ -15,6 +15,7 @@ pub mod info;
 pub mod mailbox;
 pub mod message;
 mod ops;
+mod outbox;
 pub mod pid;
 pub mod process;
 pub mod reason;

@@ -64,19 +64,35 @@ impl Mailbox {
     }
 
     /// Producer: pushes `node`; refused (and handed back) if the mailbox is closed.
+    #[inline]
     pub(crate) fn push(&self, node: OwnedNode) -> Result<Pushed, OwnedNode> {
-        let node = node.into_raw();
+        self.push_chain(Chain::one(node)).map_err(|c| {
+            let top = c.top;
+            std::mem::forget(c);
+            // SAFETY: a chain of one: its top is the node we were given, still ours.
+            unsafe { OwnedNode::from_raw(top) }
+        })
+    }
+
+    /// Producer: pushes a whole chain with one CAS, its nodes in the order they were added;
+    /// refused (and handed back whole) if the mailbox is closed. The chain lands above
+    /// everything pushed before, so per-producer order holds (invariant 3).
+    pub(crate) fn push_chain(&self, chain: Chain) -> Result<Pushed, Chain> {
+        let (top, bottom) = (chain.top, chain.bottom);
         let mut cur = self.head.load(Relaxed);
         loop {
             if cur == CLOSED {
-                // SAFETY: the node was never published; we still own it.
-                return Err(unsafe { OwnedNode::from_raw(node) });
+                return Err(chain);
             }
             let next = if is_node(cur) { cur } else { ptr::null_mut() };
-            // SAFETY: the node is not yet published: this thread has exclusive access (inv. 2).
-            unsafe { (*node.as_ptr()).next = next };
-            match self.head.compare_exchange_weak(cur, node.as_ptr(), Release, Relaxed) {
-                Ok(_) => return Ok(if cur == WAITING { Pushed::WakeConsumer } else { Pushed::Queued }),
+            // SAFETY: the chain is not yet published: this thread has exclusive access to its
+            // nodes (inv. 2); the rest of the chain was linked when its nodes were added.
+            unsafe { (*bottom.as_ptr()).next = next };
+            match self.head.compare_exchange_weak(cur, top.as_ptr(), Release, Relaxed) {
+                Ok(_) => {
+                    std::mem::forget(chain);
+                    return Ok(if cur == WAITING { Pushed::WakeConsumer } else { Pushed::Queued });
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -139,6 +155,24 @@ impl Mailbox {
             Err(_) => unreachable!("the node was made from a T"),
         })
     }
+    /// [`Mailbox::push_chain`] of messages holding `values` (in that order); a refused chain is
+    /// handed back, oldest first.
+    pub fn loom_push_chain<T: std::any::Any + Send>(&self, values: Vec<T>) -> Result<Pushed, Vec<T>> {
+        let mut it = values.into_iter().map(OwnedNode::message);
+        let mut chain = Chain::one(it.next().expect("a chain has a node"));
+        it.for_each(|n| chain.add(n));
+        self.push_chain(chain).map_err(|c| {
+            let mut v: Vec<T> = c
+                .into_nodes()
+                .map(|n| match n.into_msg().downcast::<T>() {
+                    Ok(v) => v,
+                    Err(_) => unreachable!("the nodes were made from Ts"),
+                })
+                .collect();
+            v.reverse();
+            v
+        })
+    }
     /// [`Mailbox::take_all`], as messages.
     pub fn loom_take_all(&self) -> Vec<crate::Msg> {
         self.take_all().map(OwnedNode::into_msg).collect()
@@ -150,6 +184,59 @@ impl Mailbox {
     /// [`Mailbox::close`], as messages.
     pub fn loom_close(&self) -> Vec<crate::Msg> {
         self.close().map(OwnedNode::into_msg).collect()
+    }
+}
+
+/// Nodes linked newest first, not yet in a mailbox, for [`Mailbox::push_chain`]; owned (dropped
+/// with their values if never pushed).
+pub(crate) struct Chain {
+    /// The newest node.
+    top: NonNull<NodeHeader>,
+    /// The oldest node (its `next` is set by the push).
+    bottom: NonNull<NodeHeader>,
+}
+
+// SAFETY: a Chain uniquely owns its nodes, whose payloads are Send.
+unsafe impl Send for Chain {}
+
+impl Chain {
+    pub(crate) fn one(node: OwnedNode) -> Chain {
+        let p = node.into_raw();
+        Chain { top: p, bottom: p }
+    }
+    /// A chain built by hand: `top` linked by `next` down to `bottom`.
+    ///
+    /// # Safety
+    /// The caller owns those nodes, unpublished, and gives them up.
+    pub(crate) unsafe fn from_raw(top: NonNull<NodeHeader>, bottom: NonNull<NodeHeader>) -> Chain {
+        Chain { top, bottom }
+    }
+    /// Adds `node` as the newest.
+    #[cfg_attr(not(spam_loom), allow(dead_code))]
+    pub(crate) fn add(&mut self, node: OwnedNode) {
+        let p = node.into_raw();
+        // SAFETY: the node is ours and unpublished.
+        unsafe { (*p.as_ptr()).next = self.top.as_ptr() };
+        self.top = p;
+    }
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        // SAFETY: the bottom node is ours; ending the list there makes the chain a batch.
+        unsafe { (*self.bottom.as_ptr()).next = ptr::null_mut() };
+        drop(Batch(self.top.as_ptr()));
+    }
+}
+
+impl Chain {
+    /// Its nodes, newest first (to drop them one at a time, contained).
+    pub(crate) fn into_nodes(self) -> Batch {
+        // SAFETY: as in `drop`.
+        unsafe { (*self.bottom.as_ptr()).next = ptr::null_mut() };
+        let top = self.top.as_ptr();
+        std::mem::forget(self);
+        Batch(top)
     }
 }
 

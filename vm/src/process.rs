@@ -538,7 +538,10 @@ impl<F: Future<Output = ()>> Future for ProcessFuture<F> {
                 };
                 // SAFETY: `fut` is pinned inside the task cell (projection above).
                 let fut = unsafe { Pin::new_unchecked(fut) };
-                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx)));
+                let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let _batch = crate::outbox::Scope::open(proc);
+                    fut.poll(cx)
+                }));
                 // A fatal signal handled during the poll (by a receive, a `demonitor(.., true)`,
                 // ...) was decided first: it wins over how the poll ended.
                 match (proc.take_pending_exit(), polled) {

@@ -375,7 +375,15 @@ impl Runtime {
                 return Err(SendError::Full(msg));
             }
         }
-        match target.mailbox.push(OwnedNode::message(msg)) {
+        let mut node = OwnedNode::message(msg);
+        if let Target::InPoll(t) = pinned {
+            // On a worker, in a poll: a run of messages to one receiver goes as one chain.
+            match crate::outbox::offer(t, target, node) {
+                crate::outbox::Offer::Taken => return Ok(()),
+                crate::outbox::Offer::Direct(n) => node = n,
+            }
+        }
+        match target.mailbox.push(node) {
             Ok(Pushed::WakeConsumer) => pinned.wake(),
             Ok(Pushed::Queued) => {}
             Err(closed) => {
@@ -393,6 +401,8 @@ impl Runtime {
     /// Sends a signal; always wakes the receiver (signals must be handled promptly, e.g. a kill
     /// of a process that waits on a timer). Returns the signal if the receiver is dead or exiting.
     pub(crate) fn send_signal(&self, to: Pid, sig: Signal) -> Result<(), Signal> {
+        // Messages this poll gathered go first: a signal must not overtake them (outbox.rs).
+        crate::outbox::flush();
         let Some(pinned) = self.target(to) else {
             return self.signal_remote(to, sig); // `Err` unless a node takes it for a remote pid
         };

@@ -344,6 +344,7 @@ impl Runtime {
     /// and tracer (empty flags stop tracing, `erlang:trace(Pid, false, all)`). `false` if `pid`
     /// is not alive. Replaces what was set before (no merging of flags).
     pub fn trace(&self, pid: Pid, flags: TraceFlags, tracer: Pid) -> bool {
+        crate::outbox::flush(); // messages sent before tracing starts are not traced (outbox.rs)
         let Some(target) = self.target(pid) else {
             return false;
         };
