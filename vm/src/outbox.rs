@@ -24,6 +24,12 @@
 //! 6. **Re-entrancy**: no borrow of the outbox is held while a chain is pushed or a refused one
 //!    dropped (a message's destructor may send), and the scope flushes until nothing is left.
 //!
+//! One consequence to know: a poll that *blocks its thread* (a std channel's `recv`, a
+//! `thread::sleep`; never an `await`) after gathering messages holds them until it returns, so a
+//! process that sends a receiver two messages and then blocks its thread waiting for the answer
+//! would wait forever. Blocking a scheduler thread is already wrong (`spawn_blocking` exists for
+//! it); the outbox makes it visible sooner.
+//!
 //! Erlang's guarantee is order per sender–receiver pair and eventual delivery; it gives none
 //! on *when* a message arrives, so holding messages until the end of the sender's poll (which
 //! is also when the sender's scheduler could next run the receiver) changes no outcome an
