@@ -70,6 +70,29 @@ fn assert_complete_and_ordered(got: &[M], expected: &[M]) {
     }
 }
 
+/// Pushes `(p, seq)`, recording it in `refused` if the mailbox refuses it.
+fn push_or_refuse(mb: &Mailbox, refused: &Mutex<Vec<M>>, p: usize, seq: usize) {
+    if let Err(v) = push(mb, p, seq) {
+        refused.lock().push(v);
+    }
+}
+
+/// With a close racing the pushes: every one of `expected` was delivered or refused, exactly
+/// once and in order per producer, and each producer's refused messages all come after its
+/// delivered ones (what was delivered is a prefix of what it sent).
+fn assert_delivered_then_refused(delivered: &[M], refused: &[M], expected: &[M]) {
+    let mut all = delivered.to_vec();
+    all.extend(refused);
+    assert_complete_and_ordered(&all, expected);
+    for p in 0..=expected.iter().map(|m| m.0).max().unwrap_or(0) {
+        let d = delivered.iter().filter(|m| m.0 == p).count();
+        assert!(
+            refused.iter().filter(|m| m.0 == p).all(|m| m.1 >= d),
+            "producer {p}: a refused push came before a delivered one"
+        );
+    }
+}
+
 /// Two producers push two messages each while the consumer takes everything twice; a final
 /// `take_all` after the producers are done collects the rest.
 ///
@@ -217,9 +240,7 @@ fn close_races_push_delivered_or_refused() {
                 thread::spawn(move || {
                     for seq in 0..2usize {
                         turns.step();
-                        if let Err(v) = push(&mb, p, seq) {
-                            refused.lock().push(v);
-                        }
+                        push_or_refuse(&mb, &refused, p, seq);
                     }
                 })
             })
@@ -237,16 +258,7 @@ fn close_races_push_delivered_or_refused() {
         assert!(mb.loom_take_all().is_empty(), "a node slipped in after close");
         assert_eq!(push(&mb, 9, 9), Err((9, 9)), "push after close accepted");
         let refused = refused.lock().clone();
-        let mut all = delivered.clone();
-        all.extend(&refused);
-        assert_complete_and_ordered(&all, &[(0, 0), (0, 1), (1, 0), (1, 1)]);
-        for p in 0..2 {
-            let d = delivered.iter().filter(|m| m.0 == p).count();
-            assert!(
-                refused.iter().filter(|m| m.0 == p).all(|m| m.1 >= d),
-                "producer {p}: a refused push came before a delivered one"
-            );
-        }
+        assert_delivered_then_refused(&delivered, &refused, &[(0, 0), (0, 1), (1, 0), (1, 1)]);
     });
     // Pushes landing before the take, between take and close, and after the close (refused).
     seen.assert_saw(&[
@@ -349,9 +361,7 @@ fn chains_land_whole_in_order_or_are_refused_whole() {
                     refused.lock().extend(v.into_iter().map(|m| m.id));
                 }
                 turns.step();
-                if let Err(v) = push(&mb, 0, 2) {
-                    refused.lock().push(v);
-                }
+                push_or_refuse(&mb, &refused, 0, 2);
             })
         };
         let p1 = {
@@ -359,9 +369,7 @@ fn chains_land_whole_in_order_or_are_refused_whole() {
             thread::spawn(move || {
                 for seq in 0..2usize {
                     turns.step();
-                    if let Err(v) = push(&mb, 1, seq) {
-                        refused.lock().push(v);
-                    }
+                    push_or_refuse(&mb, &refused, 1, seq);
                 }
             })
         };
@@ -379,13 +387,7 @@ fn chains_land_whole_in_order_or_are_refused_whole() {
         s.saw(format!("first take {}, chain refused {}", first.len(), refused.contains(&(0, 0))));
         let mut delivered = first;
         delivered.extend(closed);
-        let mut all = delivered.clone();
-        all.extend(&refused);
-        assert_complete_and_ordered(&all, &[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]);
-        for p in 0..2 {
-            let d = delivered.iter().filter(|m| m.0 == p).count();
-            assert!(refused.iter().filter(|m| m.0 == p).all(|m| m.1 >= d), "producer {p}: refused before delivered");
-        }
+        assert_delivered_then_refused(&delivered, &refused, &[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)]);
     });
     seen.assert_saw(&[
         "first take 0, chain refused true",

@@ -245,6 +245,18 @@ impl Page {
         }
     }
 
+    /// [`push_remote`](Page::push_remote), then frees the page if those were its last blocks.
+    ///
+    /// # Safety
+    /// As `push_remote`.
+    unsafe fn give_back(page: *mut Page, head: *mut u8, tail: *mut u8, n: usize) {
+        // SAFETY: per the contract.
+        if unsafe { Page::push_remote(page, head, tail, n) } {
+            // SAFETY: we returned the last block of an abandoned page: nobody else refers to it.
+            unsafe { pages::give_back(page) };
+        }
+    }
+
     /// Owner, once: gives the page up (rule 3). Returns `true` if the caller must free it now
     /// (no block is out).
     ///
@@ -344,6 +356,10 @@ struct Pending {
     n: usize,
 }
 
+impl Pending {
+    const NONE: Pending = Pending { page: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), n: 0 };
+}
+
 /// A thread's allocator state: its pages and its pending batch of remote frees.
 pub struct Heap {
     /// Unique for the process's life (rule 5); assigned on first allocation (0: none yet).
@@ -368,11 +384,7 @@ impl Default for Heap {
 impl Heap {
     pub const fn new() -> Heap {
         const EMPTY: Class = Class { current: ptr::null_mut(), pages: Vec::new(), cursor: 0 };
-        Heap {
-            id: 0,
-            classes: [EMPTY; CLASSES.len()],
-            pending: Pending { page: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), n: 0 },
-        }
+        Heap { id: 0, classes: [EMPTY; CLASSES.len()], pending: Pending::NONE }
     }
 
     /// A block of class `class`.
@@ -459,18 +471,12 @@ impl Heap {
 
     /// Pushes the pending batch back to its page.
     pub fn flush(&mut self) {
-        let p = std::mem::replace(
-            &mut self.pending,
-            Pending { page: ptr::null_mut(), head: ptr::null_mut(), tail: ptr::null_mut(), n: 0 },
-        );
+        let p = std::mem::replace(&mut self.pending, Pending::NONE);
         if p.n == 0 {
             return;
         }
         // SAFETY: the batch holds `n` blocks of `page`, linked head → tail.
-        if unsafe { Page::push_remote(p.page, p.head, p.tail, p.n) } {
-            // SAFETY: we returned the last block of an abandoned page: nobody else refers to it.
-            unsafe { pages::give_back(p.page) };
-        }
+        unsafe { Page::give_back(p.page, p.head, p.tail, p.n) };
     }
 }
 
@@ -519,10 +525,7 @@ mod local {
         if HEAP.try_with(|h| unsafe { (*h.get()).free(b) }).is_err() {
             // This thread's heap is gone: give the block back on its own.
             // SAFETY: the caller owns the block; a batch of one.
-            if unsafe { Page::push_remote(page_of(b.as_ptr()), b.as_ptr(), b.as_ptr(), 1) } {
-                // SAFETY: the last block of an abandoned page.
-                unsafe { pages::give_back(page_of(b.as_ptr())) };
-            }
+            unsafe { Page::give_back(page_of(b.as_ptr()), b.as_ptr(), b.as_ptr(), 1) };
         }
     }
 

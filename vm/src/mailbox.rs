@@ -66,12 +66,8 @@ impl Mailbox {
     /// Producer: pushes `node`; refused (and handed back) if the mailbox is closed.
     #[inline]
     pub(crate) fn push(&self, node: OwnedNode) -> Result<Pushed, OwnedNode> {
-        self.push_chain(Chain::one(node)).map_err(|c| {
-            let top = c.top;
-            std::mem::forget(c);
-            // SAFETY: a chain of one: its top is the node we were given, still ours.
-            unsafe { OwnedNode::from_raw(top) }
-        })
+        self.push_chain(Chain::one(node))
+            .map_err(|c| c.into_nodes().next().expect("a chain of one hands back its node"))
     }
 
     /// Producer: pushes a whole chain with one CAS, its nodes in the order they were added;
@@ -219,24 +215,24 @@ impl Chain {
         unsafe { (*p.as_ptr()).next = self.top.as_ptr() };
         self.top = p;
     }
+    /// Its nodes, newest first (to drop them one at a time, contained).
+    pub(crate) fn into_nodes(self) -> Batch {
+        let batch = self.as_batch();
+        std::mem::forget(self);
+        batch
+    }
+    /// Ends the list at the bottom node, which makes the chain a batch (the caller then owns
+    /// the nodes through it exactly once).
+    fn as_batch(&self) -> Batch {
+        // SAFETY: the bottom node is ours and unpublished.
+        unsafe { (*self.bottom.as_ptr()).next = ptr::null_mut() };
+        Batch(self.top.as_ptr())
+    }
 }
 
 impl Drop for Chain {
     fn drop(&mut self) {
-        // SAFETY: the bottom node is ours; ending the list there makes the chain a batch.
-        unsafe { (*self.bottom.as_ptr()).next = ptr::null_mut() };
-        drop(Batch(self.top.as_ptr()));
-    }
-}
-
-impl Chain {
-    /// Its nodes, newest first (to drop them one at a time, contained).
-    pub(crate) fn into_nodes(self) -> Batch {
-        // SAFETY: as in `drop`.
-        unsafe { (*self.bottom.as_ptr()).next = ptr::null_mut() };
-        let top = self.top.as_ptr();
-        std::mem::forget(self);
-        Batch(top)
+        drop(self.as_batch());
     }
 }
 

@@ -95,15 +95,17 @@ pub(crate) enum Offer {
 }
 
 impl Outbox {
-    /// Takes the chain out (rule 6: the caller pushes it with no borrow held).
+    /// Takes the chain out, if any (rule 6: the caller pushes it with no borrow held).
     fn take(&self) -> Option<(*const (), Chain, u32)> {
         let n = self.n.replace(0);
-        let (top, bottom) = (NonNull::new(self.top.get())?, NonNull::new(self.bottom.get())?);
-        (n > 0).then(|| {
-            // SAFETY: `top..bottom` is the chain this outbox owns (`offer` built it).
-            let chain = unsafe { Chain::from_raw(top, bottom) };
-            (self.target.replace(ptr::null()), chain, n)
-        })
+        if n == 0 {
+            return None;
+        }
+        // SAFETY: with `n > 0`, `top..bottom` is the chain this outbox owns (`offer` built it).
+        let chain = unsafe {
+            Chain::from_raw(NonNull::new_unchecked(self.top.get()), NonNull::new_unchecked(self.bottom.get()))
+        };
+        Some((self.target.replace(ptr::null()), chain, n))
     }
 }
 
@@ -155,7 +157,7 @@ pub(crate) fn offer(t: *const (), to: &Process, node: OwnedNode) -> Offer {
 /// Pushes the gathered chain, if any (rule 3).
 #[inline]
 pub(crate) fn flush() {
-    while let Some((t, chain, n)) = OUTBOX.with(|o| if o.n.get() == 0 { None } else { o.take() }) {
+    while let Some((t, chain, n)) = OUTBOX.with(Outbox::take) {
         push(t, chain, n);
     }
 }
