@@ -494,6 +494,22 @@ impl Vm {
         self.rt.is_alive(pid)
     }
 
+    /// Timers waiting to fire: `send_after`s, and receive deadlines. A process keeps one timer
+    /// for its receive deadlines while it lives (a receive that ends early leaves it armed for
+    /// the next one), and its exit cancels it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let t = vm.block_on(async { spam::send_after(Duration::from_secs(60), spam::self_pid(), ()) });
+    /// assert_eq!(vm.pending_timers(), 1);
+    /// vm.block_on(async move { spam::cancel_timer(t) });
+    /// assert_eq!(vm.pending_timers(), 0);
+    /// ```
+    pub fn pending_timers(&self) -> usize {
+        self.rt.pending_timers()
+    }
+
     /// The number of scheduler threads.
     ///
     /// ```

@@ -99,3 +99,73 @@ fn many_pending_timers_are_cancelled() {
         }
     });
 }
+
+/// A receive that ends before its deadline leaves the process's receive timer armed for the
+/// next one (the VM does not insert and cancel a timer per `call`); the process's exit cancels
+/// it, so a dead process is not kept until the deadline.
+#[test]
+fn a_receive_timer_outlives_its_receive_and_is_cancelled_by_the_exit() {
+    let vm = Vm::builder().schedulers(2).build();
+    let child = vm.block_on(async {
+        let me = self_pid();
+        let child = spawn(async move {
+            assert_eq!(receive_timeout(LONG).await.and_then(|m| m.downcast::<u8>().ok()), Some(1));
+            send(me, ());
+            let () = recv().await;
+        });
+        when_waiting(child).await;
+        send(child, 1u8);
+        let () = recv().await;
+        child
+    });
+    assert_eq!(vm.pending_timers(), 1, "armed by the receive, kept after it");
+    vm.block_on(async move {
+        let mref = spam::monitor(child);
+        send(child, ());
+        let down = recv::<spam::Down>().await;
+        assert_eq!((down.monitor, down.reason), (mref, Reason::Normal));
+    });
+    assert_eq!(vm.pending_timers(), 0, "cancelled by the exit");
+}
+
+/// Yields until `pid` waits in a receive.
+async fn when_waiting(pid: spam::Pid) {
+    while spam::process_info(pid).is_none_or(|i| i.status != spam::ProcessStatus::Waiting) {
+        spam::yield_now().await;
+    }
+}
+
+/// Receive deadlines sharing the process's timer each expire at their own time, and only then:
+/// - a deadline earlier than the armed timer takes a timer of its own, and fires;
+/// - a deadline later than the armed timer relies on it: woken early by it, the receive keeps
+///   waiting (a spurious wake is not a timeout) and gets the message that comes later.
+#[test]
+fn receive_deadlines_sharing_the_process_timer_each_expire_at_their_own_time() {
+    run(async {
+        let me = self_pid();
+        spawn(async move {
+            when_waiting(me).await;
+            send(me, 1u8);
+        });
+        assert!(receive_timeout(LONG).await.is_some(), "waited: armed the shared timer at LONG");
+        assert!(receive_timeout(Duration::from_millis(5)).await.is_none(), "earlier: its own timer");
+
+        spawn(async move {
+            let p = self_pid();
+            spawn(async move {
+                when_waiting(p).await;
+                send(p, 1u8);
+            });
+            // Arms the shared timer 50 ms ahead (unless the machine is so slow that it fires:
+            // then the next receive arms its own and this test checks less).
+            let _ = receive_timeout(Duration::from_millis(50)).await;
+            spawn(async move {
+                spam::sleep(Duration::from_millis(150)).await;
+                send(p, 2u8);
+            });
+            let got = receive_timeout(LONG).await.and_then(|m| m.downcast::<u8>().ok());
+            send(me, got);
+        });
+        assert_eq!(recv::<Option<u8>>().await, Some(2), "woken at 50 ms, kept waiting");
+    });
+}

@@ -52,6 +52,7 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         }
     }
     proc.drop_saved();
+    proc.disarm();
     // 3. Name, and take the relation sets.
     let mut ext = proc.ext.lock().take().unwrap_or_default();
     let name = ext.name.take();

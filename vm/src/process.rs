@@ -113,6 +113,16 @@ pub(crate) struct Private {
     /// Set when a handled signal decided that the process dies. Once set it stays set until the
     /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
     pub(crate) pending_exit: Option<Reason>,
+    /// The process's shared receive timer (`receive.rs`, "Timeouts").
+    pub(crate) armed: Option<Armed>,
+}
+
+/// A wake of the process at `at` through `waker`: the timer that every receive waiting with a
+/// deadline at or after `at`, under the same waker, relies on (`receive.rs`, "Timeouts").
+pub(crate) struct Armed {
+    pub(crate) at: std::time::Instant,
+    pub(crate) id: crate::timer::TimerId,
+    pub(crate) waker: std::task::Waker,
 }
 
 impl Drop for Private {
@@ -266,6 +276,14 @@ impl Process {
         self.set_exit(reason);
     }
 
+    /// Cancels the shared receive timer, so it does not keep the process's task alive past its
+    /// exit (a `receive_timeout` of an hour would otherwise hold a dead process for an hour).
+    pub(crate) fn disarm(&self) {
+        if let Some(a) = self.with_private(|p| p.armed.take()) {
+            self.runtime().timers.cancel(a.id);
+        }
+    }
+
     /// Drops every message of the save queue, each contained. The queue is taken out first: a
     /// message's destructor may call a process function that touches the private state again.
     pub(crate) fn drop_saved(&self) {
@@ -284,6 +302,7 @@ impl Process {
         use spam_scheduler::contain::{drop_each, drop_value};
         drop_each(self.mailbox.close());
         self.drop_saved();
+        self.disarm();
         // Take each out under its lock, drop it after (destructors must not run under a lock).
         let ext = self.ext.lock().take();
         drop_value(ext);

@@ -33,6 +33,22 @@
 //! is room, and no waker is left behind for a sender that is gone. Loom model:
 //! `loom-tests/tests/bounded.rs`.
 //!
+//! # Timeouts
+//! Most receive deadlines are never reached (a `call` gets its reply in microseconds and waits
+//! up to 5 s), so a receive does not insert and cancel a timer of its own each time. A process
+//! keeps one *shared* timer (`Private::armed`: a wake at `at` through a waker). A receive that
+//! is about to wait until `d`:
+//! 1. relies on the shared timer if it is still pending (`at > now`), fires no later than `d`
+//!    (`at <= d`) and wakes the same task (`Waker::will_wake`): it is polled at `at` at the
+//!    latest, and then checks again;
+//! 2. arms the shared timer at `d` if there is none pending (`at <= now`: fired, or about to);
+//! 3. otherwise takes a timer of its own, cancelled when it is dropped (the old rule).
+//!
+//! A pending shared timer is never cancelled or replaced while a receive may rely on it, only
+//! when the process exits (`Process::disarm`, so it does not hold the dead task until `at`).
+//! The cost is one spurious wake per process per deadline period, where a receive completed
+//! before its deadline; a receive treats any wake as a reason to look again.
+//!
 //! # Fairness
 //! Each message received charges one reduction (`spam_scheduler::budget`). With the budget
 //! spent, a receive yields once (wakes itself and returns `Pending`), which puts the process at
@@ -56,6 +72,7 @@ use std::time::Instant;
 pub struct Receive<P> {
     pred: P,
     deadline: Option<Instant>,
+    /// A timer of this receive's own (rule 3 of "Timeouts"), cancelled when it is dropped.
     timer: Option<TimerId>,
     /// Save-queue entries already rejected by `pred`.
     scanned: usize,
@@ -111,14 +128,19 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 }
                 continue;
             }
-            if let Some(d) = self.deadline {
-                if Instant::now() >= d {
-                    return Poll::Ready(None);
+            let now = match self.deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Poll::Ready(None);
+                    }
+                    Some((d, now))
                 }
-            }
+                None => None,
+            };
             if p.mailbox.set_waiting() {
-                if let (Some(d), None) = (self.deadline, self.timer) {
-                    self.timer = Some(p.runtime().timers.wake_at(d, cx.waker().clone()));
+                if let (Some((d, now)), None) = (now, self.timer) {
+                    self.timer = arm(p, d, now, cx.waker());
                 }
                 return Poll::Pending;
             }
@@ -212,6 +234,33 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
             });
         }
         msg
+    }
+}
+
+/// Makes sure the process is woken by `d` (module doc, "Timeouts"); returns the receive's own
+/// timer if it needs one (rule 3).
+fn arm(p: &Process, d: Instant, now: Instant, waker: &Waker) -> Option<TimerId> {
+    enum Rule {
+        Rely,
+        Arm,
+        Own,
+    }
+    let rule = p.with_private(|pv| match &pv.armed {
+        Some(a) if a.at > now && a.at <= d && a.waker.will_wake(waker) => Rule::Rely,
+        Some(a) if a.at > now => Rule::Own,
+        _ => Rule::Arm,
+    });
+    let timers = &p.runtime().timers;
+    match rule {
+        Rule::Rely => None,
+        Rule::Own => Some(timers.wake_at(d, waker.clone())),
+        Rule::Arm => {
+            let id = timers.wake_at(d, waker.clone());
+            let armed = crate::process::Armed { at: d, id, waker: waker.clone() };
+            // The one it replaces has fired, or fires now: nothing to cancel.
+            drop(p.with_private(|pv| pv.armed.replace(armed)));
+            None
+        }
     }
 }
 

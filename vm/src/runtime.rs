@@ -357,6 +357,11 @@ impl Runtime {
     }
 
     /// Sends a message. A dead or never-existing pid is not an error (Erlang).
+    /// Timers waiting to fire (`send_after`s and receive deadlines).
+    pub fn pending_timers(&self) -> usize {
+        self.timers.pending()
+    }
+
     #[inline]
     pub fn send_message<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
         let Some(pinned) = self.target(to) else {
