@@ -246,15 +246,22 @@ pub struct LiveHeap {
     base: i64,
 }
 
+/// Heap bytes now: the global allocator's live bytes (counted while `COUNTING`) plus the pages
+/// SPAM's own allocator holds from the system (process cells and message nodes come from
+/// there, not from the global allocator; zero growth on the tokio side).
+fn live_now() -> i64 {
+    LIVE.load(Relaxed) + spam::Vm::allocator_bytes() as i64
+}
+
 impl LiveHeap {
     pub fn start() -> LiveHeap {
         COUNTING.store(true, Relaxed);
-        LiveHeap { base: LIVE.load(Relaxed) }
+        LiveHeap { base: live_now() }
     }
 
     /// Net heap bytes allocated since `start`.
     pub fn bytes(&self) -> i64 {
-        LIVE.load(Relaxed) - self.base
+        live_now() - self.base
     }
 }
 

@@ -510,6 +510,21 @@ impl Vm {
         self.rt.pending_timers()
     }
 
+    /// Bytes the VM's own allocator holds from the system, for every VM of this program
+    /// together: the 64 KiB pages that process control blocks and message nodes live in (used
+    /// or kept for reuse). They do not come from the `#[global_allocator]`, so a count of the
+    /// global allocator's bytes must add this to see what processes cost.
+    ///
+    /// ```
+    /// let vm = spam::Vm::builder().schedulers(1).build();
+    /// let pids: Vec<_> = (0..1000).map(|_| vm.spawn(async { let () = spam::recv().await; }).unwrap()).collect();
+    /// assert!(spam::Vm::allocator_bytes() >= 1000 * 64);
+    /// # drop(pids);
+    /// ```
+    pub fn allocator_bytes() -> usize {
+        spam_scheduler::slab::system_bytes()
+    }
+
     /// The number of scheduler threads.
     ///
     /// ```

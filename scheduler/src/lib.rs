@@ -23,7 +23,7 @@ mod worker;
 pub use blocking::{BlockingError, BlockingPool, BlockingTask};
 pub use quiescent::{Quiescent, Snapshot};
 pub use stats::WorkerStats;
-pub use task::{HeaderPtr, Held, Notified, PollOutcome, Schedule, TaskRef, TaskStatus};
+pub use task::{HeaderPtr, Held, Notified, PollOutcome, Schedule, TaskRef, TaskStatus, HEADER_LINE_ROOM};
 pub use worker::current_worker;
 
 use std::future::Future;

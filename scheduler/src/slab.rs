@@ -308,6 +308,7 @@ mod pages {
         // SAFETY: the layout has a non-zero size.
         let mem = unsafe { std::alloc::GlobalAlloc::alloc(&std::alloc::System, layout()) };
         let Some(mem) = NonNull::new(mem) else { std::alloc::handle_alloc_error(layout()) };
+        SYSTEM_BYTES.fetch_add(PAGE, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: just allocated with the page layout.
         unsafe { Page::init(mem, owner, size) }
     }
@@ -327,9 +328,21 @@ mod pages {
                 return;
             }
         }
+        SYSTEM_BYTES.fetch_sub(PAGE, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: allocated by `take` from the system with this layout.
         unsafe { std::alloc::GlobalAlloc::dealloc(&std::alloc::System, page as *mut u8, layout()) };
     }
+}
+
+/// Bytes of pages taken from the system and not given back (a plain std atomic, outside the
+/// sync shim: a statistic, updated once per 64 KiB page).
+static SYSTEM_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Bytes this allocator holds from the system, process-wide: its pages, used or pooled. Memory
+/// accounting that counts the global allocator (a counting `#[global_allocator]`) must add this,
+/// since task cells and message nodes do not come from there.
+pub fn system_bytes() -> usize {
+    SYSTEM_BYTES.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// loom models only: pages taken from the system and not yet freed.

@@ -97,6 +97,10 @@ pub(crate) struct Header {
     sched: Arc<dyn Schedule>,
 }
 
+/// Bytes of the user header `H` that share the cell's first cache line with the task
+/// [`Header`] (the cell is 64-byte aligned).
+pub const HEADER_LINE_ROOM: usize = 64 - std::mem::size_of::<Header>();
+
 struct Vtable {
     /// Size of the whole cell in bytes (for memory accounting).
     size: usize,
@@ -114,7 +118,11 @@ struct Prefix<H> {
     data: H,
 }
 
-#[repr(C)]
+/// Line-aligned, so what a task shares with other threads falls on lines of its own: the
+/// header and the first [`HEADER_LINE_ROOM`] bytes of `H` share the first line (a user header
+/// puts there what other threads read on every operation), and the rest of `H` and the future,
+/// which the task's own poll writes, never share a line with another task's.
+#[repr(C, align(64))]
 struct Cell<H, F> {
     prefix: Prefix<H>,
     future: UnsafeCell<Option<F>>,

@@ -43,7 +43,7 @@ const SCRATCH_KEEP: usize = 4096;
 /// Called once with the exit reason.
 pub type ExitHook = Box<dyn FnOnce(&Reason) + Send>;
 
-/// Hashes pids and refs, which are unique 64-bit ids already: one multiply (FxHash's), not
+/// Hashes pids, refs and timer ids, which are unique 64-bit ids already: one multiply (FxHash's), not
 /// SipHash. Link and monitor sets are hashed so every operation on them is O(1): a supervisor
 /// with 100k linked children handles each child's exit in constant time.
 #[derive(Default, Clone, Copy)]
@@ -66,7 +66,7 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
+pub(crate) type IdBuild = std::hash::BuildHasherDefault<IdHasher>;
 /// A set of pids (links).
 pub(crate) type PidSet = std::collections::HashSet<Pid, IdBuild>;
 /// Monitors by reference: ref → the other process.
@@ -113,8 +113,9 @@ pub(crate) struct Private {
     /// Set when a handled signal decided that the process dies. Once set it stays set until the
     /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
     pub(crate) pending_exit: Option<Reason>,
-    /// The process's shared receive timer (`receive.rs`, "Timeouts").
-    pub(crate) armed: Option<Armed>,
+    /// The process's shared receive timer (`receive.rs`, "Timeouts"); boxed, so a process that
+    /// never waits with a deadline pays one word for it.
+    pub(crate) armed: Option<Box<Armed>>,
 }
 
 /// A wake of the process at `at` through `waker`: the timer that every receive waiting with a
@@ -144,20 +145,34 @@ pub(crate) struct Bound {
 }
 
 /// A process control block. Lives in the scheduler task's header, next to the process future.
+///
+/// # Layout
+/// Fields in this order (`repr(C)`): what *senders* read on every send (`pid`, `rt`, `bound`,
+/// the flags) first, in the task cell's first cache line next to the task header
+/// ([`spam_scheduler::HEADER_LINE_ROOM`]); from the `mailbox` on, what the process itself writes for every
+/// message it takes (reductions, queue length, save queue) and then its future. A sender
+/// therefore reads a line the receiver writes only per poll (the task state), not per message:
+/// with `bound` among the receiver's hot fields, a flooded fan-in moved one line back and forth
+/// per message.
+#[repr(C)]
 pub struct Process {
     pid: Pid,
     rt: *const Runtime,
-    pub(crate) mailbox: Mailbox,
+    pub(crate) bound: Option<Box<Bound>>,
     pub(crate) trap_exit: AtomicBool,
     /// Trace flags (`trace.rs`): read with one relaxed load by each hook of the process itself;
     /// written under the `ext` lock. One byte, in what was padding.
     pub(crate) trace: crate::trace::AtomicU8,
+    pub(crate) mailbox: Mailbox,
     pub(crate) reductions: AtomicU64,
     pub(crate) queue_len: AtomicUsize,
-    pub(crate) ext: Mutex<Option<Box<Ext>>>,
     private: UnsafeCell<Private>,
-    pub(crate) bound: Option<Box<Bound>>,
+    pub(crate) ext: Mutex<Option<Box<Ext>>>,
 }
+
+// (loom's atomics are bigger, and cache lines do not matter to a model.)
+#[cfg(not(spam_loom))]
+const _: () = assert!(std::mem::offset_of!(Process, mailbox) == spam_scheduler::HEADER_LINE_ROOM, "see Layout");
 
 // SAFETY: `rt` points to the Runtime, which outlives every process (shutdown destroys the
 // processes first) and is Sync. `private` is touched only by the process's own poll (one thread

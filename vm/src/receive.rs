@@ -256,9 +256,19 @@ fn arm(p: &Process, d: Instant, now: Instant, waker: &Waker) -> Option<TimerId> 
         Rule::Own => Some(timers.wake_at(d, waker.clone())),
         Rule::Arm => {
             let id = timers.wake_at(d, waker.clone());
-            let armed = crate::process::Armed { at: d, id, waker: waker.clone() };
-            // The one it replaces has fired, or fires now: nothing to cancel.
-            drop(p.with_private(|pv| pv.armed.replace(armed)));
+            // The one it replaces has fired, or fires now: nothing to cancel. Its box is reused;
+            // its waker is dropped outside the private state (a drop may run other code).
+            let old = p.with_private(|pv| match &mut pv.armed {
+                Some(a) => {
+                    (a.at, a.id) = (d, id);
+                    Some(std::mem::replace(&mut a.waker, waker.clone()))
+                }
+                None => {
+                    pv.armed = Some(Box::new(crate::process::Armed { at: d, id, waker: waker.clone() }));
+                    None
+                }
+            });
+            drop(old);
             None
         }
     }

@@ -45,7 +45,7 @@ enum Action {
 #[derive(Default)]
 struct State {
     queue: BTreeMap<(Instant, u64), Action>,
-    deadlines: HashMap<u64, Instant>,
+    deadlines: HashMap<u64, Instant, crate::process::IdBuild>,
     next_id: u64,
     shutdown: bool,
     /// While the thread waits: `Some(Some(d))`, it wakes by itself at `d`; `Some(None)`, no timer
