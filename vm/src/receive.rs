@@ -117,9 +117,7 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
         }
         loop {
             if let Some(m) = self.scan(p) {
-                budget::consume(1);
-                p.bump_reductions(1);
-                return Poll::Ready(Some(m));
+                return Poll::Ready(Some(taken(p, m)));
             }
             if p.mailbox.has_pending() {
                 p.drain();
@@ -149,18 +147,11 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
 
     /// Scans the save queue from where the last scan stopped; removes and returns the first match.
     fn scan(&mut self, p: &Process) -> Option<Msg> {
-        let msg = if self.trusted { self.scan_in_place(p) } else { self.scan_taken(p) }?;
-        p.publish_queue_len();
-        if msg.is_sent() {
-            if let Some(b) = &p.bound {
-                b.len.fetch_sub(1, AcqRel);
-                let next = b.waiters.lock().pop();
-                if let Some(w) = next {
-                    w.wake();
-                }
-            }
+        if self.trusted {
+            self.scan_in_place(p)
+        } else {
+            self.scan_taken(p)
         }
-        Some(msg)
     }
 
     /// Resets the cursor if another receive removed a message; returns the queue length.
@@ -235,6 +226,50 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
         }
         msg
     }
+}
+
+impl<P: FnMut(&Msg) -> bool> Receive<P> {
+    /// What a fresh receive with the VM's own predicate `pred` (see [`Receive::new_trusted`])
+    /// returns on its first poll when the oldest saved message matches: that message, taken with
+    /// the same accounting. `None`, having done nothing, otherwise (then build and await the
+    /// receive). Saves a flooded receiver the future's machinery per message.
+    #[inline]
+    pub fn take_front(mut pred: P) -> Option<Msg> {
+        with_current(|p| {
+            if !budget::has_budget() {
+                return None; // the receive yields first
+            }
+            let m = p.with_private(|pv| {
+                if !pv.save.front().is_some_and(&mut pred) {
+                    return None;
+                }
+                pv.removals += 1;
+                pv.save.pop_front()
+            })?;
+            Some(taken(p, m))
+        })
+        .ok()
+        .flatten()
+    }
+}
+
+/// The accounting of a received message `m`: the published queue length, a bounded mailbox's
+/// room (and the first sender waiting for it), the budget and the reductions.
+#[inline]
+fn taken(p: &Process, m: Msg) -> Msg {
+    p.publish_queue_len();
+    if m.is_sent() {
+        if let Some(b) = &p.bound {
+            b.len.fetch_sub(1, AcqRel);
+            let next = b.waiters.lock().pop();
+            if let Some(w) = next {
+                w.wake();
+            }
+        }
+    }
+    budget::consume(1);
+    p.bump_reductions(1);
+    m
 }
 
 /// Makes sure the process is woken by `d` (module doc, "Timeouts"); returns the receive's own
