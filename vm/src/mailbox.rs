@@ -282,6 +282,12 @@ impl Batch {
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_null()
     }
+
+    /// Exactly one node.
+    pub(crate) fn is_single(&self) -> bool {
+        // SAFETY: we own the chain; a non-null head is a live node.
+        !self.0.is_null() && unsafe { (*self.0).next.is_null() }
+    }
 }
 
 impl Drop for Batch {

@@ -263,7 +263,17 @@ impl Process {
 
     /// Files a taken batch, oldest first: messages into the save queue, signals handled.
     #[inline(always)]
-    pub(crate) fn file(&self, batch: crate::mailbox::Batch) {
+    pub(crate) fn file(&self, mut batch: crate::mailbox::Batch) {
+        // One node (a ping-pong's message): no order to restore, no scratch.
+        if batch.is_single() {
+            if let Some(node) = batch.next() {
+                match node.kind() {
+                    Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
+                    Kind::Signal => self.handle_signal(node.into_signal()),
+                }
+            }
+            return;
+        }
         let mut parts = DRAIN_SCRATCH.with(|s| s.take());
         parts.extend(batch.map(OwnedNode::into_parts));
         for part in parts.drain(..).rev() {

@@ -190,6 +190,8 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
 
     /// For user predicates: take the queue out while `pred` runs, so a re-entrant process
     /// function (say, a `demonitor(.., true)` inside `pred`) never aliases it (module doc).
+    /// Out of line: the trusted receives' polls stay small.
+    #[inline(never)]
     fn scan_taken(&mut self, p: &Process) -> Option<Msg> {
         let save = p.with_private(|pv| {
             let len = self.sync_cursor(pv);
@@ -274,6 +276,7 @@ fn taken(p: &Process, m: Msg) -> Msg {
 
 /// Makes sure the process is woken by `d` (module doc, "Timeouts"); returns the receive's own
 /// timer if it needs one (rule 3).
+#[inline(never)]
 fn arm(p: &Process, d: Instant, now: Instant, waker: &Waker) -> Option<TimerId> {
     enum Rule {
         Rely,
