@@ -4,7 +4,7 @@
 
 use crate::harness::{Plan, Sample};
 use crate::suite::Case;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -92,16 +92,7 @@ impl Erlang {
                 return;
             }
         };
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = crate::child_lines::stdout_lines(&mut child);
         let mut stderr = child.stderr.take().expect("piped stderr");
         let stderr_reader = std::thread::spawn(move || {
             let mut s = String::new();

@@ -7,6 +7,7 @@
 //! (exit status 1) after the report is written.
 
 mod args;
+mod child_lines;
 mod erlang;
 mod harness;
 mod plot;

@@ -175,21 +175,21 @@ impl Page {
         // SAFETY: the caller owned the block (now free) and we own the page.
         unsafe { (*b).next = self.free.get() };
         self.free.set(b);
-        let used = self.used.get() - 1;
-        self.used.set(used);
-        if used == 0 {
-            self.reset();
-        }
+        self.count_back(1);
     }
 
-    /// Owner, with every block back: forgets the free list and allocates from the start again,
-    /// in address order. (A list left by frees in another order than the allocations, say a
-    /// sender's round robin over many receivers, would hand out blocks scattered over the page,
-    /// a cache miss each.)
+    /// Owner: `n` blocks are back. With every block back, forgets the free list and allocates
+    /// from the start again, in address order. (A list left by frees in another order than the
+    /// allocations, say a sender's round robin over many receivers, would hand out blocks
+    /// scattered over the page, a cache miss each.)
     #[inline]
-    fn reset(&self) {
-        self.free.set(ptr::null_mut());
-        self.bump.set(HEADER);
+    fn count_back(&self, n: usize) {
+        let used = self.used.get() - n;
+        self.used.set(used);
+        if used == 0 {
+            self.free.set(ptr::null_mut());
+            self.bump.set(HEADER);
+        }
     }
 
     /// Owner: moves the remote list onto the local one (rule 2). Returns how many came back.
@@ -209,11 +209,7 @@ impl Page {
             b = next;
             n += 1;
         }
-        let used = self.used.get() - n;
-        self.used.set(used);
-        if used == 0 {
-            self.reset();
-        }
+        self.count_back(n);
         n
     }
 

@@ -130,9 +130,7 @@ struct Lists {
 impl Runtime {
     /// `process_info(Pid)`: `None` for a dead or exiting process.
     pub fn process_info(&self, pid: Pid) -> Option<ProcessInfo> {
-        crate::outbox::flush(); // what this poll sent `pid` is in its queue (outbox.rs, rule 3)
-        let target = self.target(pid)?;
-        let (s, l) = target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), true));
+        let (s, l) = self.inspect_pid(pid, true)?;
         Some(ProcessInfo {
             pid,
             status: s.status,
@@ -153,9 +151,15 @@ impl Runtime {
 
     /// The summary of one process: `None` for a dead or exiting process.
     pub fn process_summary(&self, pid: Pid) -> Option<ProcessSummary> {
-        crate::outbox::flush(); // as in `process_info`
+        self.inspect_pid(pid, false).map(|(s, _)| s)
+    }
+
+    /// `inspect` of `pid` (with its lists if `lists`), after flushing this poll's gathered
+    /// messages: what it sent `pid` is in `pid`'s queue (outbox.rs, rule 3).
+    fn inspect_pid(&self, pid: Pid, lists: bool) -> Option<(ProcessSummary, Lists)> {
+        crate::outbox::flush();
         let target = self.target(pid)?;
-        Some(target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), false)).0)
+        Some(target.with_task(|t| self.inspect(pid, target.process(), t, target.task_addr(), lists)))
     }
 
     /// Calls `f` with the summary of every live process, in slot order: one pass over the table,

@@ -210,10 +210,7 @@ impl Chain {
     /// Adds `node` as the newest.
     #[cfg_attr(not(spam_loom), allow(dead_code))]
     pub(crate) fn add(&mut self, node: OwnedNode) {
-        let p = node.into_raw();
-        // SAFETY: the node is ours and unpublished.
-        unsafe { (*p.as_ptr()).next = self.top.as_ptr() };
-        self.top = p;
+        self.top = node.into_raw_above(self.top.as_ptr());
     }
     /// Its nodes, newest first (to drop them one at a time, contained).
     pub(crate) fn into_nodes(self) -> Batch {

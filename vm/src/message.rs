@@ -82,6 +82,14 @@ impl OwnedNode {
         std::mem::forget(self);
         p
     }
+    /// [`OwnedNode::into_raw`], with `below` as the node's `next`: the new top of a list built
+    /// newest first, not yet published (a `Chain`, the outbox's gathered run).
+    pub(crate) fn into_raw_above(self, below: *mut NodeHeader) -> NonNull<NodeHeader> {
+        let p = self.into_raw();
+        // SAFETY: the node was ours and is unpublished: nobody else reads its header yet.
+        unsafe { (*p.as_ptr()).next = below };
+        p
+    }
     /// # Safety
     /// `p` came from [`OwnedNode::into_raw`] and is owned by nobody else now.
     pub(crate) unsafe fn from_raw(p: NonNull<NodeHeader>) -> OwnedNode {

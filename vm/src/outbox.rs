@@ -118,10 +118,7 @@ pub(crate) fn offer(t: *const (), to: &Process, node: OwnedNode) -> Offer {
         }
         let n = o.n.get();
         if n > 0 && o.target.get() == t {
-            let p = node.into_raw().as_ptr();
-            // SAFETY: our unpublished node; linked on top of the chain (newest first).
-            unsafe { (*p).next = o.top.get() };
-            o.top.set(p);
+            o.top.set(node.into_raw_above(o.top.get()).as_ptr());
             o.n.set(n + 1);
             return Ok(n + 1 >= LIMIT);
         }

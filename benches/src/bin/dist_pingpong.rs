@@ -19,11 +19,14 @@
 
 use spam::term::Term;
 use spam::{Pid, Vm};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
+
+#[path = "../child_lines.rs"]
+mod child_lines;
 
 // The suite's allocator (benches/README.md), for the SPAM side.
 #[global_allocator]
@@ -470,16 +473,7 @@ mod erlang {
 
     impl Node {
         fn new(mut child: Child, name: &str) -> Node {
-            let (tx, lines) = mpsc::channel();
-            let stdout = child.stdout.take().expect("piped stdout");
-            std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
+            let lines = crate::child_lines::stdout_lines(&mut child);
             let stderr = Arc::new(Mutex::new(String::new()));
             let mut err = child.stderr.take().expect("piped stderr");
             let keep = stderr.clone();
