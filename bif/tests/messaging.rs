@@ -79,6 +79,61 @@ fn selective_receive_suspended_across_arrivals() {
     assert_eq!(reason, Reason::Normal);
 }
 
+/// Polls `f` once, by hand, inside the calling process's poll (so two receives of one process
+/// can be interleaved without a `select`).
+fn poll_once<F: std::future::Future + ?Sized>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    f.poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+}
+
+/// A suspended selective receive remembers where its scan stopped. When the message it stopped
+/// after is taken by another receive (its node freed, and reused by the next send of the same
+/// size), the suspended receive must scan again from the front: Erlang's receive sees every
+/// message that arrived, whatever else was received meanwhile.
+#[test]
+fn a_suspended_receive_rescans_when_the_message_it_stopped_after_is_taken() {
+    struct Hit(u64);
+    let reason = vm().run(async {
+        let me = self_pid();
+        send(me, 1u64);
+        send(me, 2u64);
+        let mut waiting = Box::pin(receive_match(|m: &Msg| m.is::<Hit>()));
+        assert!(poll_once(waiting.as_mut()).is_pending(), "nothing matches yet");
+        assert_eq!(spam::recv_match::<u64>(|v| *v == 2).await, 2);
+        send(me, Hit(9));
+        let std::task::Poll::Ready(m) = poll_once(waiting.as_mut()) else {
+            panic!("the suspended receive missed a message queued after the one taken")
+        };
+        assert_eq!(m.downcast::<Hit>().ok().map(|h| h.0), Some(9));
+        assert_eq!(recv::<u64>().await, 1);
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
+/// A receive predicate that panics (Erlang: a guard that fails matches nothing) loses no
+/// message: every message, the one it was judging included, stays queued in order.
+#[test]
+fn a_panicking_receive_predicate_leaves_every_message_queued_in_order() {
+    let reason = vm().run(async {
+        let me = self_pid();
+        for i in 0..5u32 {
+            send(me, i);
+        }
+        let mut bad = Box::pin(receive_match(|m: &Msg| {
+            assert_ne!(m.downcast_ref::<u32>(), Some(&2), "a predicate panics on 2");
+            false
+        }));
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(bad.as_mut())));
+        assert!(caught.is_err());
+        drop(bad);
+        send(me, 5u32);
+        assert_eq!(spam::recv_match::<u32>(|v| *v == 3).await, 3, "a later scan sees the rest");
+        for i in [0, 1, 2, 4, 5] {
+            assert_eq!(recv::<u32>().await, i);
+        }
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
 /// DESIGN Semantics 2: send to a dead or never-existing pid succeeds silently: `send` returns
 /// (the caller is not exited, so the root ends `Normal`) and `try_send` is `Ok`.
 #[test]

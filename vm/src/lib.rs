@@ -23,6 +23,7 @@ pub mod receive;
 pub mod registry;
 pub mod remote;
 pub mod runtime;
+mod save;
 pub mod signal;
 pub mod table;
 pub mod timer;

@@ -27,7 +27,7 @@
 //!
 //! Loom models: `loom-tests/tests/mailbox.rs`.
 
-use crate::message::{NodeHeader, OwnedNode};
+use crate::message::{Kind, NodeHeader, OwnedNode};
 use spam_scheduler::sync::atomic::{AtomicPtr, Ordering::*};
 use std::ptr::{self, NonNull};
 
@@ -275,7 +275,41 @@ impl Iterator for Batch {
     }
 }
 
+/// A drained batch of messages only, oldest first: `head` linked by `next` to `tail`, `len`
+/// nodes, owned (for `SaveQueue::append_messages`, which takes them all).
+pub(crate) struct Messages {
+    pub(crate) head: NonNull<NodeHeader>,
+    pub(crate) tail: NonNull<NodeHeader>,
+    pub(crate) len: usize,
+}
+
 impl Batch {
+    /// Reverses a newest-first batch ([`Mailbox::take_newest_first`]) into oldest-first order in
+    /// place, in one pass that reads and writes each node's header once. Messages only come back
+    /// as a list to splice onto the save queue whole; a batch holding a signal comes back as an
+    /// oldest-first batch, to file node by node. An empty batch is `Err` (empty).
+    pub(crate) fn into_oldest_first(self) -> Result<Messages, Batch> {
+        let newest = self.0;
+        std::mem::forget(self);
+        let (mut prev, mut cur, mut len, mut signal) = (ptr::null_mut::<NodeHeader>(), newest, 0, false);
+        while !cur.is_null() {
+            // SAFETY: the consumer owns every node of a taken stack (invariant 1) and sees their
+            // headers (invariant 2).
+            unsafe {
+                let next = (*cur).next;
+                (*cur).next = prev;
+                signal |= (*cur).kind == Kind::Signal;
+                prev = cur;
+                cur = next;
+            }
+            len += 1;
+        }
+        match (NonNull::new(prev), NonNull::new(newest)) {
+            (Some(head), Some(tail)) if !signal => Ok(Messages { head, tail, len }),
+            _ => Err(Batch(prev)),
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_null()
     }
@@ -292,5 +326,37 @@ impl Drop for Batch {
         for n in self.by_ref() {
             drop(n);
         }
+    }
+}
+
+#[cfg(all(test, not(spam_loom)))]
+mod tests {
+    use super::*;
+    use crate::signal::Signal;
+
+    fn push(mb: &Mailbox, node: OwnedNode) {
+        assert!(mb.push(node).is_ok());
+    }
+
+    /// Invariant 3 through the drain's one-pass reversal: messages only come back spliceable,
+    /// oldest first; a signal among them sends the batch node by node, still oldest first.
+    #[test]
+    fn a_reversed_batch_is_in_push_order_and_spliceable_only_without_signals() {
+        let mb = Mailbox::new();
+        (0..4u32).for_each(|i| push(&mb, OwnedNode::message(i)));
+        let Ok(m) = mb.take_newest_first().into_oldest_first() else { panic!("messages only") };
+        assert_eq!(m.len, 4);
+        let mut q = crate::save::SaveQueue::default();
+        q.append_messages(m);
+        let got: Vec<u32> = q.map(|m| m.downcast::<u32>().ok().unwrap()).collect();
+        assert_eq!(got, vec![0, 1, 2, 3]);
+
+        push(&mb, OwnedNode::message(7u32));
+        push(&mb, OwnedNode::signal(Signal::Link { from: crate::Pid::new(1, 1) }));
+        push(&mb, OwnedNode::message(8u32));
+        let Err(batch) = mb.take_newest_first().into_oldest_first() else { panic!("holds a signal") };
+        let kinds: Vec<Kind> = batch.map(|n| n.kind()).collect();
+        assert_eq!(kinds, vec![Kind::Message, Kind::Signal, Kind::Message]);
+        assert!(mb.take_newest_first().into_oldest_first().is_err_and(|b| b.is_empty()));
     }
 }

@@ -128,50 +128,6 @@ impl Drop for OwnedNode {
     }
 }
 
-/// A node taken apart for the drain: its kind and its fat pointer, read from the header once,
-/// so that ordering a batch never touches the (likely cold) nodes again. Owns the node.
-pub(crate) struct Parts {
-    pub(crate) kind: Kind,
-    fat: NonNull<Node<dyn Payload>>,
-}
-
-// SAFETY: owns a node whose payload is Send (as OwnedNode).
-unsafe impl Send for Parts {}
-
-impl OwnedNode {
-    pub(crate) fn into_parts(self) -> Parts {
-        let kind = self.kind();
-        Parts { kind, fat: SlabBox::into_raw(self.into_fat()) }
-    }
-}
-
-impl Parts {
-    fn into_box(self) -> SlabBox<Node<dyn Payload>> {
-        let fat = self.fat;
-        std::mem::forget(self);
-        // SAFETY: we own the node, made by SlabBox::new and unsized in place (see `into_parts`).
-        unsafe { SlabBox::from_raw(fat) }
-    }
-    pub(crate) fn into_msg(self) -> Msg {
-        debug_assert_ne!(self.kind, Kind::Signal);
-        Msg(self.into_box())
-    }
-    pub(crate) fn into_signal(self) -> Signal {
-        debug_assert_eq!(self.kind, Kind::Signal);
-        match Msg(self.into_box()).downcast::<Signal>() {
-            Ok(s) => s,
-            Err(_) => unreachable!("a signal node always carries a Signal"),
-        }
-    }
-}
-
-impl Drop for Parts {
-    fn drop(&mut self) {
-        // SAFETY: as in `into_box`; this is the last use.
-        drop(unsafe { SlabBox::from_raw(self.fat) });
-    }
-}
-
 /// A received message: any `Send + 'static` value, typed at run time.
 pub struct Msg(SlabBox<Node<dyn Payload>>);
 
@@ -189,6 +145,18 @@ impl Msg {
     /// ```
     pub fn new<T: Any + Send>(value: T) -> Msg {
         OwnedNode::message(value).into_msg()
+    }
+    /// Gives the node up, as a thin pointer to its header (for the save queue's links).
+    pub(crate) fn into_node(self) -> NonNull<NodeHeader> {
+        SlabBox::into_raw(self.0).cast()
+    }
+    /// Takes a node back from [`Msg::into_node`] (or a mailbox) as a message.
+    ///
+    /// # Safety
+    /// `p` is a live message node (not a signal) owned by nobody else now.
+    pub(crate) unsafe fn from_node(p: NonNull<NodeHeader>) -> Msg {
+        // SAFETY: per the contract.
+        unsafe { OwnedNode::from_raw(p) }.into_msg()
     }
     /// A system message (made from a signal by its receiver).
     pub(crate) fn system<T: Any + Send>(value: T) -> Msg {

@@ -16,29 +16,20 @@
 
 use crate::context::CurrentGuard;
 use crate::mailbox::Mailbox;
-use crate::message::{Kind, Msg, OwnedNode, Parts};
+use crate::message::{Kind, Msg, OwnedNode};
 use crate::pid::{Pid, Ref};
 use crate::reason::Reason;
 use crate::registry::Name;
 use crate::runtime::Runtime;
+use crate::save::SaveQueue;
 use crate::signal::{Down, Exit, Signal};
 use crate::trace::{Trace, TraceFlags};
 use spam_scheduler::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use spam_scheduler::sync::{Mutex, MutexGuard, UnsafeCell};
 use spam_scheduler::HeaderPtr;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-
-std::thread_local! {
-    /// The drain's scratch vector, reused across drains on this thread (not a sync protocol:
-    /// a plain thread-local, like the scheduler's budget).
-    static DRAIN_SCRATCH: std::cell::Cell<Vec<Parts>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
-/// The drain keeps its scratch vector up to this capacity; a larger one (a flood) is freed.
-const SCRATCH_KEEP: usize = 4096;
 
 /// Called once with the exit reason.
 pub type ExitHook = Box<dyn FnOnce(&Reason) + Send>;
@@ -106,10 +97,12 @@ impl Ext {
 #[derive(Default)]
 pub(crate) struct Private {
     /// Messages taken from the mailbox and not yet received, in arrival order.
-    pub(crate) save: VecDeque<Msg>,
-    /// Bumped on every removal from `save`, so a suspended selective receive knows its scan
-    /// cursor may be stale.
+    pub(crate) save: SaveQueue,
+    /// Bumped on every removal from `save` (and when it is taken out and put back), so a
+    /// suspended selective receive knows its scan cursor may be stale (`save.rs`, rule 1).
     pub(crate) removals: u64,
+    /// The last `queue_mark`'s id.
+    pub(crate) marks: u64,
     /// Set when a handled signal decided that the process dies. Once set it stays set until the
     /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
     pub(crate) pending_exit: Option<Reason>,
@@ -124,15 +117,6 @@ pub(crate) struct Armed {
     pub(crate) at: std::time::Instant,
     pub(crate) id: crate::timer::TimerId,
     pub(crate) waker: std::task::Waker,
-}
-
-impl Drop for Private {
-    fn drop(&mut self) {
-        // Messages are user values: one containment each (a panic must not abort the drop).
-        if !self.save.is_empty() {
-            spam_scheduler::contain::drop_each(self.save.drain(..));
-        }
-    }
 }
 
 /// The bound of a bounded mailbox (`SpawnOpts::mailbox_capacity`).
@@ -245,9 +229,9 @@ impl Process {
     /// Moves everything queued in the mailbox into the save queue, handling signals on the way
     /// (see the table in `signal.rs`). Owner only.
     ///
-    /// One pass over the (possibly long and cache-cold) stack reads each node's header into a
-    /// per-thread scratch vector; a second pass over that vector, oldest first, files messages
-    /// and handles signals. Each node is touched here once, and once more when it is received.
+    /// One pass over the (possibly long and cache-cold) stack reverses it in place; a batch of
+    /// messages only is then spliced onto the save queue whole. Each node is touched here once,
+    /// and once more when it is received.
     pub(crate) fn drain(&self) {
         let batch = self.mailbox.take_newest_first();
         if batch.is_empty() {
@@ -274,16 +258,18 @@ impl Process {
             }
             return;
         }
-        let mut parts = DRAIN_SCRATCH.with(|s| s.take());
-        parts.extend(batch.map(OwnedNode::into_parts));
-        for part in parts.drain(..).rev() {
-            match part.kind {
-                Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(part.into_msg())),
-                Kind::Signal => self.handle_signal(part.into_signal()),
+        match batch.into_oldest_first() {
+            Ok(messages) => self.with_private(|p| p.save.append_messages(messages)),
+            // Signals are handled in their place in the order (a trapped exit's message after
+            // the messages sent before it); the batch owns the nodes not yet filed.
+            Err(batch) => {
+                for node in batch {
+                    match node.kind() {
+                        Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
+                        Kind::Signal => self.handle_signal(node.into_signal()),
+                    }
+                }
             }
-        }
-        if parts.capacity() <= SCRATCH_KEEP {
-            DRAIN_SCRATCH.with(|s| s.set(parts));
         }
     }
 
@@ -312,10 +298,11 @@ impl Process {
     /// Drops every message of the save queue, each contained. The queue is taken out first: a
     /// message's destructor may call a process function that touches the private state again.
     pub(crate) fn drop_saved(&self) {
-        let save = self.with_private(|p| std::mem::take(&mut p.save));
-        if !save.is_empty() {
-            spam_scheduler::contain::drop_each(save);
-        }
+        let save = self.with_private(|p| {
+            p.removals += 1;
+            std::mem::take(&mut p.save)
+        });
+        drop(save); // each message contained
         self.queue_len.store(0, Relaxed);
     }
 
@@ -414,38 +401,33 @@ impl Process {
     /// Where the queue ends now, for [`Process::flush_queued`]: messages queued before it were
     /// there before whatever the caller is about to start.
     pub fn queue_mark(&self) -> QueueMark {
-        self.with_private(|pv| QueueMark { len: pv.save.len(), removals: pv.removals })
+        self.with_private(|pv| {
+            pv.marks += 1;
+            pv.save.set_mark(pv.marks);
+            QueueMark { id: pv.marks }
+        })
     }
 
     /// Removes from the queue every received-but-not-taken message for which `pred` is true (a
     /// flush, as `demonitor(.., flush)` does for a `Down`); returns how many. With `since`, only
-    /// messages queued after that mark are looked at (each removal since the mark moves the
-    /// start one place back, so the window stays sound). Their destructors run after the queue
-    /// is put back, each contained. `pred` must not call process functions. Never unwinds:
-    /// usable in destructors.
-    pub fn flush_queued(&self, since: Option<QueueMark>, mut pred: impl FnMut(&Msg) -> bool) -> usize {
-        let removed: Vec<Msg> = self.with_private(|pv| {
-            let start = since.map_or(0, |m| m.len.saturating_sub((pv.removals - m.removals) as usize));
-            let start = start.min(pv.save.len());
-            if !pv.save.range(start..).any(&mut pred) {
-                return Vec::new();
+    /// messages queued after that mark are looked at (the mark is then spent), or the whole
+    /// queue if the mark was lost (`save.rs`, rule 2): `pred` must match only messages queued
+    /// after the mark. Their destructors run after the queue is put back, each contained.
+    /// `pred` must not call process functions. Never unwinds: usable in destructors.
+    pub fn flush_queued(&self, since: Option<QueueMark>, pred: impl FnMut(&Msg) -> bool) -> usize {
+        let removed = self.with_private(|pv| {
+            let start = since.map_or(std::ptr::null_mut(), |m| pv.save.mark_start(m.id));
+            if let Some(m) = since {
+                pv.save.clear_mark(m.id);
             }
-            let mut removed = Vec::new();
-            let tail: Vec<Msg> = pv.save.drain(start..).collect();
-            for m in tail {
-                if pred(&m) {
-                    removed.push(m);
-                } else {
-                    pv.save.push_back(m);
-                }
-            }
+            let removed = pv.save.extract_after(start, pred);
             pv.removals += removed.len() as u64;
             removed
         });
         let n = removed.len();
         if n > 0 {
             self.publish_queue_len();
-            spam_scheduler::contain::drop_each(removed);
+            drop(removed); // each message contained
         }
         n
     }
@@ -490,8 +472,7 @@ impl Process {
 /// A position in a process's queue ([`Process::queue_mark`]).
 #[derive(Debug, Clone, Copy)]
 pub struct QueueMark {
-    len: usize,
-    removals: u64,
+    id: u64,
 }
 
 /// The `ext` lock guard, with `Ext` known to be allocated.

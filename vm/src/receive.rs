@@ -5,8 +5,8 @@
 //! The process first scans its private save queue (no shared memory touched), then drains the
 //! shared mailbox into the save queue and scans only what is new, then announces it waits
 //! (`Mailbox::set_waiting`). Skipped messages stay where they are, in arrival order. A receive
-//! suspended across polls remembers how far it scanned, unless another receive removed a message
-//! meanwhile (`Private::removals`), in which case it rescans.
+//! suspended across polls remembers the last node it rejected (`save::Cursor`), unless a message
+//! was removed meanwhile (`Private::removals`), in which case it rescans (`save.rs`, rule 1).
 //!
 //! # Selective receive and `demonitor(.., flush)` in a predicate
 //! A user predicate may call process functions, so it runs with the save queue taken out
@@ -14,7 +14,9 @@
 //! process's poll, on that thread). A `demonitor(ref, true)` it makes records `ref` there;
 //! after each predicate call the scan removes that monitor's `Down` from the taken queue (so it is
 //! never received, even if it is the message the predicate just matched), and the queue is put
-//! back, with whatever arrived meanwhile after it, when the scan ends or unwinds.
+//! back, with whatever arrived meanwhile after it, when the scan ends or unwinds. A message is
+//! taken off the queue only after the predicate accepted it, so an unwinding predicate loses
+//! nothing.
 //!
 //! # Waiting for room (`send_async`)
 //! A bounded mailbox has a queue of waiting senders ([`Waiters`]), each entry an id and a waker;
@@ -58,6 +60,7 @@ use crate::context::{with_current, with_current_unchecked};
 use crate::error::{NotInProcess, SendError};
 use crate::message::Msg;
 use crate::process::Process;
+use crate::save::{Cursor, SaveQueue};
 use crate::timer::TimerId;
 use spam_scheduler::budget;
 use spam_scheduler::sync::atomic::Ordering::*;
@@ -74,10 +77,8 @@ pub struct Receive<P> {
     deadline: Option<Instant>,
     /// A timer of this receive's own (rule 3 of "Timeouts"), cancelled when it is dropped.
     timer: Option<TimerId>,
-    /// Save-queue entries already rejected by `pred`.
-    scanned: usize,
-    /// `Private::removals` when `scanned` was recorded.
-    removals: u64,
+    /// Where the last scan stopped: after the last message `pred` rejected.
+    cursor: Cursor,
     /// `pred` is the VM's own (a type test or "anything"): it cannot call back into the process,
     /// so the save queue can be scanned in place.
     trusted: bool,
@@ -86,7 +87,7 @@ pub struct Receive<P> {
 impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// `deadline: None` waits forever.
     pub fn new(pred: P, deadline: Option<Instant>) -> Self {
-        Receive { pred, deadline, timer: None, scanned: 0, removals: 0, trusted: false }
+        Receive { pred, deadline, timer: None, cursor: Cursor::START, trusted: false }
     }
 
     /// For predicates that call no process function (so they cannot re-enter the process's
@@ -104,8 +105,7 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// falls back to a full scan (`sync_cursor`).
     pub fn skip_queued(mut self, p: &Process) -> Self {
         p.with_private(|pv| {
-            self.scanned = pv.save.len();
-            self.removals = pv.removals;
+            self.cursor = Cursor { after: pv.save.tail(), count: pv.save.len(), removals: pv.removals };
         });
         self
     }
@@ -154,37 +154,21 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
         }
     }
 
-    /// Resets the cursor if another receive removed a message; returns the queue length.
-    fn sync_cursor(&mut self, pv: &mut crate::process::Private) -> usize {
-        if pv.removals != self.removals {
-            self.scanned = 0;
-            self.removals = pv.removals;
+    /// Resets the cursor if a message was removed (or the queue taken out) since it was
+    /// recorded (`save.rs`, rule 1).
+    fn sync_cursor(&mut self, pv: &crate::process::Private) {
+        if pv.removals != self.cursor.removals {
+            self.cursor = Cursor { removals: pv.removals, ..Cursor::START };
         }
-        pv.save.len()
     }
 
     fn scan_in_place(&mut self, p: &Process) -> Option<Msg> {
         p.with_private(|pv| {
-            let len = self.sync_cursor(pv);
-            let hit = (self.scanned.min(len)..len).find(|&i| (self.pred)(&pv.save[i]));
-            match hit {
-                Some(i) => {
-                    pv.removals += 1;
-                    self.removals = pv.removals;
-                    self.scanned = 0;
-                    // The front is the common case (a receive that takes the oldest message):
-                    // `pop_front` moves nothing, where `remove(0)` runs its general shift.
-                    if i == 0 {
-                        pv.save.pop_front()
-                    } else {
-                        pv.save.remove(i)
-                    }
-                }
-                None => {
-                    self.scanned = len;
-                    None
-                }
-            }
+            self.sync_cursor(pv);
+            let m = pv.save.take_first_after(&mut self.cursor, &mut self.pred)?;
+            pv.removals += 1;
+            self.cursor.removals = pv.removals;
+            Some(m)
         })
     }
 
@@ -193,40 +177,42 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// Out of line: the trusted receives' polls stay small.
     #[inline(never)]
     fn scan_taken(&mut self, p: &Process) -> Option<Msg> {
-        let save = p.with_private(|pv| {
-            let len = self.sync_cursor(pv);
-            if self.scanned >= len {
+        let mut done = p.with_private(|pv| {
+            self.sync_cursor(pv);
+            if self.cursor.count >= pv.save.len() {
                 return None;
             }
+            pv.removals += 1; // taken out: every other cursor is stale
             Some(std::mem::take(&mut pv.save))
         })?;
+        let rest = done.split_after(self.cursor.after, self.cursor.count);
         let prev = SCAN.with(|s| s.replace(Some(Scan { proc: p, flushed: Vec::new() })));
-        let mut taken = Taken { p, save, prev };
-        let mut i = self.scanned;
+        let mut taken = Taken { p, done, rest, prev };
         let mut hit = None;
-        while i < taken.save.len() {
-            let matched = (self.pred)(&taken.save[i]);
-            let (before, gone) = taken.apply_flushes(i);
-            i -= before;
-            if gone {
-                continue; // the message at `i` was a flushed `Down`: never received
+        // Judged in place: an unwinding `pred` leaves the message queued.
+        while let Some(matched) = taken.rest.front().map(|front| (self.pred)(&front)) {
+            if taken.apply_flushes() {
+                continue; // the front was a flushed `Down`: never received
             }
+            let m = taken.rest.pop_front().expect("the front judged is still there");
             if matched {
-                hit = Some(i);
+                hit = Some(m);
                 break;
             }
-            i += 1;
+            taken.done.push_back(m);
         }
-        let msg = hit.and_then(|i| taken.save.remove(i));
-        self.scanned = if msg.is_some() { 0 } else { taken.save.len() };
-        drop(taken);
-        if msg.is_some() {
-            p.with_private(|pv| {
+        let (after, count) = (taken.done.tail(), taken.done.len());
+        drop(taken); // puts the queue back, bumping `removals`
+        p.with_private(|pv| {
+            if hit.is_some() {
                 pv.removals += 1;
-                self.removals = pv.removals;
-            });
-        }
-        msg
+                self.cursor = Cursor { removals: pv.removals, ..Cursor::START };
+            } else {
+                // The rejected messages lead the queue put back, in place.
+                self.cursor = Cursor { after, count, removals: pv.removals };
+            }
+        });
+        hit
     }
 }
 
@@ -242,11 +228,9 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 return None; // the receive yields first
             }
             let m = p.with_private(|pv| {
-                if !pv.save.front().is_some_and(&mut pred) {
-                    return None;
-                }
+                let m = pv.save.pop_front_if(&mut pred)?;
                 pv.removals += 1;
-                pv.save.pop_front()
+                Some(m)
             })?;
             Some(taken(p, m))
         })
@@ -342,19 +326,21 @@ pub(crate) fn note_flush(p: &Process, mref: crate::Ref) {
     });
 }
 
-/// The save queue, taken out while a user predicate runs. Dropped (also when the predicate
-/// unwinds), it goes back in front of whatever arrived meanwhile.
+/// The save queue, taken out while a user predicate runs: the messages the scan rejected (or
+/// skipped by its cursor), and those it has yet to judge. Dropped (also when the predicate
+/// unwinds), it goes back whole, in order, in front of whatever arrived meanwhile.
 struct Taken<'a> {
     p: &'a Process,
-    save: VecDeque<Msg>,
+    done: SaveQueue,
+    rest: SaveQueue,
     /// The scan this one nests in, if any, restored at drop.
     prev: Option<Scan>,
 }
 
 impl Taken<'_> {
-    /// Removes the `Down`s of monitors flushed by the predicate. Returns how many were before
-    /// index `i`, and whether the message at `i` was one.
-    fn apply_flushes(&mut self, i: usize) -> (usize, bool) {
+    /// Removes the `Down`s of monitors flushed by the predicate; says whether the front of
+    /// `rest` (the message just judged) was one.
+    fn apply_flushes(&mut self) -> bool {
         let flushed = SCAN.with(|s| {
             let mut scan = s.take();
             let flushed = scan.as_mut().map(|sc| std::mem::take(&mut sc.flushed)).unwrap_or_default();
@@ -362,36 +348,29 @@ impl Taken<'_> {
             flushed
         });
         if flushed.is_empty() {
-            return (0, false);
+            return false;
         }
-        let (mut idx, mut before, mut gone) = (0, 0, false);
-        self.save.retain(|m| {
-            let drop = m.downcast_ref::<crate::Down>().is_some_and(|d| flushed.contains(&d.monitor));
-            if drop {
-                if idx < i {
-                    before += 1;
-                } else if idx == i {
-                    gone = true;
-                }
-            }
-            idx += 1;
-            !drop
-        });
-        let removed = idx - self.save.len();
-        self.p.with_private(|pv| pv.removals += removed as u64);
-        (before, gone)
+        let is_flushed = |m: &Msg| m.downcast_ref::<crate::Down>().is_some_and(|d| flushed.contains(&d.monitor));
+        let front = self.rest.head();
+        let a = self.done.extract_after(std::ptr::null_mut(), is_flushed);
+        let b = self.rest.extract_after(std::ptr::null_mut(), is_flushed);
+        self.p.with_private(|pv| pv.removals += (a.len() + b.len()) as u64);
+        // Removing the front moves the head; removing any other message does not.
+        !front.is_null() && self.rest.head() != front
     }
 }
 
 impl Drop for Taken<'_> {
     fn drop(&mut self) {
-        self.apply_flushes(0);
+        self.apply_flushes();
         let prev = self.prev.take();
         SCAN.with(|s| s.set(prev));
-        let save = std::mem::take(&mut self.save);
+        let mut save = std::mem::take(&mut self.done);
+        save.append(std::mem::take(&mut self.rest));
         self.p.with_private(|pv| {
             let arrived = std::mem::replace(&mut pv.save, save);
-            pv.save.extend(arrived);
+            pv.save.append(arrived);
+            pv.removals += 1; // put back: a cursor recorded meanwhile is stale
         });
         self.p.publish_queue_len();
     }

@@ -500,13 +500,14 @@ impl Process {
         self.emit(event);
     }
 
-    /// The receive hook's cold part: reports the messages queued at `save[from..]` by the drain
-    /// that just ended (`Process::drain`), skipping trace events (so tracing never feeds itself).
+    /// The receive hook's cold part: reports the messages queued after the save queue's node
+    /// `after` (null: all) by the drain that just ended (`Process::drain`), skipping trace events
+    /// (so tracing never feeds itself).
     #[cold]
     #[inline(never)]
-    pub(crate) fn trace_received(&self, from: usize) {
+    pub(crate) fn trace_received(&self, after: *mut crate::message::NodeHeader) {
         let names: Vec<&'static str> = self.with_private(|p| {
-            p.save.range(from.min(p.save.len())..).filter(|m| !m.is::<TraceEvent>()).map(|m| m.type_name()).collect()
+            p.save.iter_after(after).filter(|m| !m.is::<TraceEvent>()).map(|m| m.type_name()).collect()
         });
         if names.is_empty() {
             return;
@@ -524,9 +525,9 @@ impl Process {
     #[cold]
     #[inline(never)]
     pub(crate) fn drain_traced(&self, batch: crate::mailbox::Batch) {
-        let from = self.with_private(|p| p.save.len());
+        let after = self.with_private(|p| p.save.tail());
         self.file(batch);
-        self.trace_received(from);
+        self.trace_received(after);
         self.publish_queue_len();
     }
 }
@@ -591,11 +592,12 @@ mod tests {
     use super::*;
 
     /// The flags byte sits in what was padding: the control block is no bigger (136 bytes
-    /// before tracing, on 64-bit targets; 144 since the boxed shared receive timer).
+    /// before tracing, on 64-bit targets; 144 since the boxed shared receive timer; 160 since
+    /// the linked save queue with its mark).
     #[test]
     fn the_flags_do_not_grow_the_control_block() {
         if cfg!(target_pointer_width = "64") {
-            assert!(std::mem::size_of::<Process>() <= 144, "{}", std::mem::size_of::<Process>());
+            assert!(std::mem::size_of::<Process>() <= 160, "{}", std::mem::size_of::<Process>());
         }
     }
 
