@@ -53,6 +53,10 @@ mod imp {
         pub fn pop(&self) -> Option<Notified> {
             self.0.pop()
         }
+        #[inline]
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
     }
 
     impl Stealer {
@@ -126,6 +130,9 @@ mod imp {
         }
         pub fn pop(&self) -> Option<Notified> {
             self.0.lock().pop_front()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.0.lock().is_empty()
         }
     }
 
@@ -292,6 +299,12 @@ impl Local {
             self.lifo.put_empty(t);
             None
         }
+    }
+
+    /// `true` if this worker has no task queued (the LIFO slot as known here, and the deque).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        !self.lifo_full.get() && self.deque.is_empty()
     }
 
     /// Takes the LIFO task back, if it is still there.

@@ -35,6 +35,12 @@
 //! 5. `owner` is written before the page's first block is handed out and never while one is out,
 //!    so a freer reads it plainly; heap ids are never reused, so a dead heap's pages are only
 //!    ever "remote".
+//! 6. `remote_n` counts blocks on `remote`: a pusher adds its batch's `n` after its CAS, the
+//!    owner subtracts what it takes. Say the stack holds `S` blocks and pushes of `P` blocks have
+//!    landed without their add yet: then `remote_n == S - P`. Since `S <= used`, reading
+//!    `remote_n == used` means `S == used` and `P == 0`: every block out is on the stack, no
+//!    push is in flight, and the owner may take the stack and reuse the page from its start
+//!    without walking the list.
 //!
 //! Under `--cfg spam_loom` (threads are not OS threads) and `--cfg spam_no_slab` (for valgrind
 //! and AddressSanitizer, which see only the global allocator's blocks) [`alloc`] and
@@ -115,6 +121,9 @@ pub struct Page {
     remote: AtomicUsize,
     /// After abandon: blocks still out, counted as in rule 3 (may dip below zero meanwhile).
     orphans: AtomicUsize,
+    /// Blocks pushed onto `remote` (added by pushers after their CAS) less those the owner took
+    /// (rule 6); wraps below zero while a pusher's add lags its CAS.
+    remote_n: AtomicUsize,
 }
 
 const _: () = assert!(std::mem::size_of::<Page>() <= HEADER);
@@ -143,6 +152,7 @@ impl Page {
                 _pad: [0; 3],
                 remote: AtomicUsize::new(0),
                 orphans: AtomicUsize::new(0),
+                remote_n: AtomicUsize::new(0),
             })
         };
         p
@@ -193,9 +203,19 @@ impl Page {
     }
 
     /// Owner: moves the remote list onto the local one (rule 2). Returns how many came back.
+    /// When the count says every block out is back (rule 6), the list is dropped unwalked: the
+    /// page starts over from its bump pointer (a flood's pages come back whole, and walking their
+    /// blocks would pull every line of the page across cores for nothing).
     pub fn reclaim(&self) -> usize {
         if self.remote.load(Relaxed) == 0 {
             return 0;
+        }
+        let used = self.used.get();
+        if self.remote_n.load(Acquire) == used {
+            self.remote.swap(0, Acquire);
+            self.remote_n.fetch_sub(used, Relaxed);
+            self.count_back(used);
+            return used;
         }
         let mut b = self.remote.swap(0, Acquire) as *mut Block;
         let mut n = 0;
@@ -209,6 +229,7 @@ impl Page {
             b = next;
             n += 1;
         }
+        self.remote_n.fetch_sub(n, Relaxed);
         self.count_back(n);
         n
     }
@@ -235,7 +256,10 @@ impl Page {
             // SAFETY: the tail block is ours until the CAS publishes it.
             unsafe { (*(tail as *mut Block)).next = cur as *mut Block };
             match pg.remote.compare_exchange_weak(cur, head as usize, Release, Relaxed) {
-                Ok(_) => return false,
+                Ok(_) => {
+                    pg.remote_n.fetch_add(n, Release); // rule 6
+                    return false;
+                }
                 Err(actual) => cur = actual,
             }
         }
@@ -714,6 +738,37 @@ mod tests {
         unsafe { h.free(a) };
         assert_eq!(h.alloc(1), a, "the freed block comes back first");
         assert_eq!(h.classes[1].pages.len(), 1);
+    }
+
+    /// Rule 6: a partial return is walked (and counted off `remote_n`); once every block out is
+    /// back, the count says so and the page starts over at its first block, in address order.
+    #[test]
+    fn remote_counts_stay_true_over_partial_and_whole_returns() {
+        let mut owner = Heap::new();
+        let blocks: Vec<usize> = (0..3 * BATCH).map(|_| owner.alloc(1).as_ptr() as usize).collect();
+        let first = blocks[0];
+        let page = owner.classes[1].current;
+        let give = |bs: Vec<usize>| {
+            std::thread::spawn(move || {
+                let mut other = Heap::new();
+                for b in bs {
+                    // SAFETY: each block handed over once.
+                    unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
+                }
+            })
+            .join()
+            .unwrap()
+        };
+        give(blocks[..BATCH + 1].to_vec());
+        // SAFETY: the owner's page, on the owner's thread.
+        let pg = unsafe { &*page };
+        assert_eq!((pg.reclaim(), pg.used()), (BATCH + 1, 2 * BATCH - 1), "walked: blocks still out");
+        assert_eq!(pg.remote_n.load(Relaxed), 0);
+        let again: Vec<usize> = (0..BATCH + 1).map(|_| owner.alloc(1).as_ptr() as usize).collect();
+        give(blocks[BATCH + 1..].iter().chain(&again).copied().collect());
+        assert_eq!((pg.reclaim(), pg.used()), (3 * BATCH, 0), "every block back: counted, not walked");
+        assert_eq!(pg.remote_n.load(Relaxed), 0);
+        assert_eq!(owner.alloc(1).as_ptr() as usize, first, "the page starts over at its first block");
     }
 
     #[test]

@@ -160,8 +160,14 @@ impl Schedule for Shared {
             let local = unsafe { &(*cx).local };
             let spill = if yielded { Some(task) } else { local.push_lifo(task) };
             if let Some(t) = spill {
+                // A task yielding on a worker with nothing else queued runs next right here:
+                // waking a peer to find nothing costs the yielder a futex wake per budget
+                // (idle.md, "Post work", the exceptions).
+                let alone = yielded && local.is_empty();
                 local.deque.push(t);
-                self.idle.notify_one();
+                if !alone {
+                    self.idle.notify_one();
+                }
             }
             return;
         }
