@@ -285,8 +285,8 @@ pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, time
 /// });
 /// ```
 pub async fn recv<T: Send + 'static>() -> T {
-    if let Some(m) = Receive::take_front(|m: &Msg| m.is::<T>()) {
-        return into(m);
+    if let Some(v) = spam_vm::receive::take_front_as::<T>() {
+        return v;
     }
     into(received("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await).expect("no deadline"))
 }

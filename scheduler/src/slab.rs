@@ -535,27 +535,64 @@ mod local {
     use super::*;
     use std::cell::UnsafeCell;
 
+    /// This thread's heap; dropped at thread exit (its pages are abandoned then).
+    struct Local(UnsafeCell<Heap>);
+
+    impl Drop for Local {
+        fn drop(&mut self) {
+            // Before the heap goes: from here on this thread takes the slow path, and finds
+            // `HEAP` gone.
+            FAST.with(|f| f.set(ptr::null_mut()));
+        }
+    }
+
     std::thread_local! {
-        static HEAP: UnsafeCell<Heap> = const { UnsafeCell::new(Heap::new()) };
+        static HEAP: Local = const { Local(UnsafeCell::new(Heap::new())) };
+        /// `HEAP`'s heap while it is alive, null before its first use and once it is dropped.
+        /// A thread-local without a destructor is one load; `HEAP.try_with` checks the
+        /// destructor's registration on every call (the send and receive paths each take one).
+        static FAST: Cell<*mut Heap> = const { Cell::new(ptr::null_mut()) };
     }
 
     /// For threads whose heap is gone (allocations from other thread-locals' destructors).
     static SHARED: std::sync::Mutex<Heap> = std::sync::Mutex::new(Heap::new());
 
+    /// Runs `f` on this thread's heap; `None` once the heap is gone. `f` must not re-enter this
+    /// module (`Heap`'s methods call out only to the system allocator and `Vec` growth).
+    #[inline]
+    fn with_heap<R>(f: impl FnOnce(&mut Heap) -> R) -> Option<R> {
+        let h = FAST.with(|c| c.get());
+        if !h.is_null() {
+            // SAFETY: `FAST` holds this thread's live heap (set below, cleared before the heap
+            // drops); nothing else borrows it now (`f` does not re-enter).
+            return Some(f(unsafe { &mut *h }));
+        }
+        with_heap_slow(f)
+    }
+
+    #[cold]
+    fn with_heap_slow<R>(f: impl FnOnce(&mut Heap) -> R) -> Option<R> {
+        HEAP.try_with(|l| {
+            let h = l.0.get();
+            FAST.with(|c| c.set(h));
+            // SAFETY: as in `with_heap`: this thread's heap, alive inside `try_with`.
+            f(unsafe { &mut *h })
+        })
+        .ok()
+    }
+
     #[inline]
     pub(super) fn alloc(class: usize) -> NonNull<u8> {
-        // SAFETY: the heap is this thread's, and `Heap::alloc` never re-enters this module
-        // (its only calls out are to the system allocator and `Vec` growth).
-        match HEAP.try_with(|h| unsafe { (*h.get()).alloc(class) }) {
-            Ok(b) => b,
-            Err(_) => SHARED.lock().unwrap_or_else(|e| e.into_inner()).alloc(class),
+        match with_heap(|h| h.alloc(class)) {
+            Some(b) => b,
+            None => SHARED.lock().unwrap_or_else(|e| e.into_inner()).alloc(class),
         }
     }
 
     #[inline]
     pub(super) unsafe fn free(b: NonNull<u8>) {
-        // SAFETY: as in `alloc`; the caller passes a block it owns.
-        if HEAP.try_with(|h| unsafe { (*h.get()).free(b) }).is_err() {
+        // SAFETY: the caller passes a block it owns.
+        if with_heap(|h| unsafe { h.free(b) }).is_none() {
             // This thread's heap is gone: give the block back on its own.
             // SAFETY: the caller owns the block; a batch of one.
             unsafe { Page::give_back(page_of(b.as_ptr()), b.as_ptr(), b.as_ptr(), 1) };
@@ -563,8 +600,7 @@ mod local {
     }
 
     pub(super) fn flush() {
-        // SAFETY: as in `alloc`.
-        let _ = HEAP.try_with(|h| unsafe { (*h.get()).flush() });
+        with_heap(Heap::flush);
     }
 }
 

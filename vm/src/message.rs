@@ -220,11 +220,19 @@ impl Msg {
         if !self.is::<T>() {
             return Err(self);
         }
+        // SAFETY: just checked.
+        Ok(unsafe { self.downcast_unchecked() })
+    }
+    /// Takes the value out, its type known.
+    ///
+    /// # Safety
+    /// The message holds a `T` (`is::<T>()`).
+    pub(crate) unsafe fn downcast_unchecked<T: Any>(self) -> T {
         let raw = SlabBox::into_raw(self.0).cast::<Node<T>>();
         // SAFETY: the payload's TypeId is T's, so the allocation was made as `SlabBox<Node<T>>`
         // (unsizing keeps address and layout); we own it.
         let node = unsafe { SlabBox::from_raw(raw) };
-        Ok(SlabBox::into_inner(node).payload)
+        SlabBox::into_inner(node).payload
     }
 }
 

@@ -273,6 +273,7 @@ impl Process {
         }
     }
 
+    #[inline]
     pub(crate) fn publish_queue_len(&self) {
         let n = self.with_private(|p| p.save.len());
         self.queue_len.store(n, Relaxed);

@@ -198,13 +198,30 @@ impl SaveQueue {
         (!self.head.is_null()).then(|| self.unlink_after(ptr::null_mut()))
     }
 
-    /// Removes and returns the oldest message if `pred` accepts it.
+    /// Removes and returns the oldest message if `pred` accepts it (a flooded receiver's path:
+    /// the message judged is the one returned, and the head is unlinked in line).
     #[inline]
     pub(crate) fn pop_front_if(&mut self, pred: impl FnOnce(&Msg) -> bool) -> Option<Msg> {
-        if self.head.is_null() || !pred(&self.view(self.head)) {
+        let p = self.head;
+        if p.is_null() {
             return None;
         }
-        Some(self.unlink_after(ptr::null_mut()))
+        let view = self.view(p);
+        if !pred(&view) {
+            return None;
+        }
+        let msg = ManuallyDrop::into_inner(view.msg); // the queue gives it up just below
+                                                      // SAFETY: `p` is our head.
+        let next = unsafe { (*p).next };
+        self.head = next;
+        if next.is_null() {
+            self.tail = ptr::null_mut();
+        }
+        if self.mark == p {
+            self.mark = ptr::null_mut(); // rule 2
+        }
+        self.len -= 1;
+        Some(msg)
     }
 
     /// Scans from `cur` for the first message `pred` accepts: removes and returns it (the
