@@ -248,7 +248,7 @@ impl Process {
     /// Files a taken batch, oldest first: messages into the save queue, signals handled.
     #[inline(always)]
     pub(crate) fn file(&self, mut batch: crate::mailbox::Batch) {
-        // One node (a ping-pong's message): no order to restore, no scratch.
+        // One node (a ping-pong's message): no order to restore.
         if batch.is_single() {
             if let Some(node) = batch.next() {
                 match node.kind() {
