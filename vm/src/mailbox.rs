@@ -101,7 +101,7 @@ impl Mailbox {
         let newest_first = self.take_newest_first();
         let top = newest_first.0;
         std::mem::forget(newest_first);
-        Batch(reverse(top))
+        Batch(reverse(top).0)
     }
 
     /// Consumer: takes everything pushed so far as pushed, *newest first* (no reversal: the
@@ -132,7 +132,7 @@ impl Mailbox {
     /// Consumer: closes the mailbox for good and takes what was pushed before.
     pub(crate) fn close(&self) -> Batch {
         let top = self.head.swap(CLOSED, Acquire);
-        Batch(if is_node(top) { reverse(top) } else { ptr::null_mut() })
+        Batch(if is_node(top) { reverse(top).0 } else { ptr::null_mut() })
     }
 
     pub fn is_closed(&self) -> bool {
@@ -233,20 +233,23 @@ impl Drop for Chain {
     }
 }
 
-/// Reverses a stack taken from `head` into oldest-first order.
-fn reverse(mut top: *mut NodeHeader) -> *mut NodeHeader {
-    let mut prev = ptr::null_mut();
+/// Reverses a stack taken from `head` into oldest-first order, in place, reading and writing
+/// each node's header once: the oldest node, how many, and whether any is a signal.
+fn reverse(mut top: *mut NodeHeader) -> (*mut NodeHeader, usize, bool) {
+    let (mut prev, mut len, mut signal) = (ptr::null_mut(), 0, false);
     while !top.is_null() {
         // SAFETY: the consumer owns every node of a taken stack (invariant 1) and sees their
-        // `next` fields (invariant 2).
+        // headers (invariant 2).
         unsafe {
             let next = (*top).next;
             (*top).next = prev;
+            signal |= (*top).kind == Kind::Signal;
             prev = top;
             top = next;
         }
+        len += 1;
     }
-    prev
+    (prev, len, signal)
 }
 
 impl Drop for Mailbox {
@@ -291,33 +294,15 @@ impl Batch {
     pub(crate) fn into_oldest_first(self) -> Result<Messages, Batch> {
         let newest = self.0;
         std::mem::forget(self);
-        let (mut prev, mut cur, mut len, mut signal) = (ptr::null_mut::<NodeHeader>(), newest, 0, false);
-        while !cur.is_null() {
-            // SAFETY: the consumer owns every node of a taken stack (invariant 1) and sees their
-            // headers (invariant 2).
-            unsafe {
-                let next = (*cur).next;
-                (*cur).next = prev;
-                signal |= (*cur).kind == Kind::Signal;
-                prev = cur;
-                cur = next;
-            }
-            len += 1;
-        }
-        match (NonNull::new(prev), NonNull::new(newest)) {
+        let (oldest, len, signal) = reverse(newest);
+        match (NonNull::new(oldest), NonNull::new(newest)) {
             (Some(head), Some(tail)) if !signal => Ok(Messages { head, tail, len }),
-            _ => Err(Batch(prev)),
+            _ => Err(Batch(oldest)),
         }
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.0.is_null()
-    }
-
-    /// Exactly one node.
-    pub(crate) fn is_single(&self) -> bool {
-        // SAFETY: we own the chain; a non-null head is a live node.
-        !self.0.is_null() && unsafe { (*self.0).next.is_null() }
     }
 }
 

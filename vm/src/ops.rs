@@ -91,20 +91,10 @@ impl Process {
             // Inside a selective receive's predicate the save queue is taken out: the scan
             // removes this monitor's `Down` from it (receive.rs).
             crate::receive::note_flush(self, mref);
-            let removed = self.with_private(|p| {
-                let removed = p.save.extract_after(std::ptr::null_mut(), |m| {
-                    m.downcast_ref::<crate::Down>().is_some_and(|d| d.monitor == mref)
-                });
-                p.removals += removed.len() as u64;
-                removed
-            });
-            if !removed.is_empty() {
-                self.publish_queue_len();
-            }
-            drop(removed); // outside the private state: a reason may hold a user value
-                           // The drain may have handled a fatal exit signal: die here, as `exit_signal` does,
-                           // so no user code runs after it. The exit stays pending (a `catch_unwind` around
-                           // this call does not save the process).
+            self.flush_queued(None, |m| m.downcast_ref::<crate::Down>().is_some_and(|d| d.monitor == mref));
+            // The drain may have handled a fatal exit signal: die here, as `exit_signal` does,
+            // so no user code runs after it. The exit stays pending (a `catch_unwind` around
+            // this call does not save the process).
             if self.pending_exit() {
                 unwind_pending();
             }

@@ -247,17 +247,7 @@ impl Process {
 
     /// Files a taken batch, oldest first: messages into the save queue, signals handled.
     #[inline(always)]
-    pub(crate) fn file(&self, mut batch: crate::mailbox::Batch) {
-        // One node (a ping-pong's message): no order to restore.
-        if batch.is_single() {
-            if let Some(node) = batch.next() {
-                match node.kind() {
-                    Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
-                    Kind::Signal => self.handle_signal(node.into_signal()),
-                }
-            }
-            return;
-        }
+    pub(crate) fn file(&self, batch: crate::mailbox::Batch) {
         match batch.into_oldest_first() {
             Ok(messages) => self.with_private(|p| p.save.append_messages(messages)),
             // Signals are handled in their place in the order (a trapped exit's message after

@@ -158,7 +158,7 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// recorded (`save.rs`, rule 1).
     fn sync_cursor(&mut self, pv: &crate::process::Private) {
         if pv.removals != self.cursor.removals {
-            self.cursor = Cursor { removals: pv.removals, ..Cursor::START };
+            self.cursor = Cursor::start(pv.removals);
         }
     }
 
@@ -206,7 +206,7 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
         p.with_private(|pv| {
             if hit.is_some() {
                 pv.removals += 1;
-                self.cursor = Cursor { removals: pv.removals, ..Cursor::START };
+                self.cursor = Cursor::start(pv.removals);
             } else {
                 // The rejected messages lead the queue put back, in place.
                 self.cursor = Cursor { after, count, removals: pv.removals };

@@ -67,6 +67,11 @@ unsafe impl Sync for Cursor {}
 
 impl Cursor {
     pub(crate) const START: Cursor = Cursor { after: ptr::null_mut(), count: 0, removals: 0 };
+
+    /// The start of a queue whose removal count is `removals`.
+    pub(crate) fn start(removals: u64) -> Cursor {
+        Cursor { removals, ..Cursor::START }
+    }
 }
 
 /// A message still in the queue, borrowed: derefs to [`Msg`].
@@ -165,8 +170,10 @@ impl SaveQueue {
         (other.head, other.tail, other.len, other.mark_id) = (ptr::null_mut(), ptr::null_mut(), 0, 0);
     }
 
-    /// Unlinks the node after `prev` (null: the head), which exists.
-    fn unlink_after(&mut self, prev: *mut NodeHeader) -> Msg {
+    /// Unlinks the node after `prev` (null: the head), which exists, and returns it (the
+    /// queue no longer owns it).
+    #[inline(always)]
+    fn detach_after(&mut self, prev: *mut NodeHeader) -> NonNull<NodeHeader> {
         let p = self.after(prev);
         debug_assert!(!p.is_null());
         // SAFETY: `p` is a node of this queue; `prev` is its predecessor (or null for the head).
@@ -184,8 +191,15 @@ impl SaveQueue {
                 self.mark = prev; // rule 2
             }
             self.len -= 1;
-            Msg::from_node(NonNull::new_unchecked(p))
+            NonNull::new_unchecked(p)
         }
+    }
+
+    /// Unlinks the node after `prev` (null: the head), which exists, as a message.
+    fn unlink_after(&mut self, prev: *mut NodeHeader) -> Msg {
+        let p = self.detach_after(prev);
+        // SAFETY: detached just now: ours alone, and a message (signals never reach the queue).
+        unsafe { Msg::from_node(p) }
     }
 
     /// The oldest message, borrowed.
@@ -210,17 +224,9 @@ impl SaveQueue {
         if !pred(&view) {
             return None;
         }
-        let msg = ManuallyDrop::into_inner(view.msg); // the queue gives it up just below
-                                                      // SAFETY: `p` is our head.
-        let next = unsafe { (*p).next };
-        self.head = next;
-        if next.is_null() {
-            self.tail = ptr::null_mut();
-        }
-        if self.mark == p {
-            self.mark = ptr::null_mut(); // rule 2
-        }
-        self.len -= 1;
+        // The queue gives up the node judged, which is the message returned.
+        let msg = ManuallyDrop::into_inner(view.msg);
+        self.detach_after(ptr::null_mut());
         Some(msg)
     }
 
