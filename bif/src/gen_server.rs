@@ -62,6 +62,7 @@ use crate::{
     exit, exit_self, monitor, receive, receive_match_timeout, receive_timeout, self_pid, send_async, try_send,
     try_spawn_opt, unlink, whereis, Down, Exit, Msg, Pid, Reason, Ref, RegisterError, SpawnError, SpawnOpts,
 };
+use spam_vm::Tagged;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -268,11 +269,8 @@ impl<R> ReplyTo<R> {
     }
 }
 
-/// The reply on the wire: to the caller's alias `tag`.
-struct ReplyMsg<R> {
-    tag: Ref,
-    value: R,
-}
+/// The reply on the wire, as `Tagged<ReplyMsg<R>>` to the caller's alias (the call's monitor).
+struct ReplyMsg<R>(R);
 
 /// Answers a call (OTP `gen_server:reply/2`), from any process. Never fails: a reply to a
 /// caller that has died, timed out or been answered already is dropped.
@@ -305,8 +303,7 @@ struct ReplyMsg<R> {
 /// ```
 #[track_caller]
 pub fn reply<R: Send + 'static>(from: &ReplyTo<R>, value: R) {
-    let (to, tag) = (from.pid, from.tag);
-    current("gen_server::reply", |p| p.send_to_alias(to, tag, ReplyMsg { tag, value }))
+    current("gen_server::reply", |p| p.reply(from.pid, from.tag, ReplyMsg(value)))
 }
 
 /// A server: by pid, or by registered name (resolved at each use, so it follows a restarted
@@ -468,11 +465,9 @@ impl std::fmt::Display for CallError {
 }
 impl std::error::Error for CallError {}
 
-/// A call on the wire.
-struct CallMsg<Q, R> {
-    from: ReplyTo<R>,
-    request: Q,
-}
+/// A call on the wire, as `Tagged<CallMsg<Q, R>>` from the caller with the call's monitor
+/// (`Process::request`); `R` keeps calls of servers with other reply types apart.
+struct CallMsg<Q, R>(Q, PhantomData<fn(R)>);
 
 /// A cast on the wire.
 struct CastMsg<C>(C);
@@ -480,15 +475,35 @@ struct CastMsg<C>(C);
 /// `stop` on the wire.
 struct StopMsg(Reason);
 
-/// A selective receive for a reply tagged with a fresh reference: the messages queued before
-/// it cannot match, so it skips them (`Receive::skip_queued`). `pred` calls no process function.
-async fn receive_after_queued(pred: impl FnMut(&Msg) -> bool + Unpin, timeout: Duration) -> Option<Msg> {
-    let deadline = crate::message::deadline(timeout);
-    let r = current("gen_server::call", |p| spam_vm::Receive::new_trusted(pred, deadline).skip_queued(p));
+/// A selective receive for a reply tagged with a fresh reference: the messages queued now cannot
+/// match, so it skips them (`Receive::skip_queued`). Made before anything of the request can
+/// arrive, and awaited after (`awaited`): what arrives in between is after its start, also
+/// while the request waits for room in a full mailbox (the `Down` of a server that dies then).
+/// `pred` calls no process function.
+fn receive_after_queued<P: FnMut(&Msg) -> bool + Unpin>(
+    p: &spam_vm::Process,
+    pred: P,
+    timeout: Duration,
+) -> spam_vm::Receive<P> {
+    spam_vm::Receive::new_trusted(pred, crate::message::limit(timeout)).skip_queued(p)
+}
+
+/// Awaits a [`receive_after_queued`].
+async fn awaited<P: FnMut(&Msg) -> bool + Unpin>(r: spam_vm::Receive<P>) -> Option<Msg> {
     match r.await {
         Ok(m) => m,
         Err(_) => crate::process::outside("gen_server::call"),
     }
+}
+
+/// The reply of the call whose monitor (and alias) is `mref`.
+fn is_reply<R: 'static>(mref: Ref) -> impl Fn(&Msg) -> bool + Copy + Unpin {
+    move |m: &Msg| m.downcast_ref::<Tagged<ReplyMsg<R>>>().is_some_and(|r| r.tag == mref)
+}
+
+/// What ends the call whose monitor is `mref`: its reply, or its monitor's `Down`.
+fn is_ours<R: 'static>(mref: Ref) -> impl Fn(&Msg) -> bool + Copy + Unpin {
+    move |m: &Msg| is_reply::<R>(mref)(m) || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
 }
 
 /// Calls `server` with the default 5 s timeout ([`DEFAULT_TIMEOUT`]); see [`call_timeout`].
@@ -559,32 +574,43 @@ pub async fn call_timeout<G: GenServer>(
     if pid == me {
         return Err(CallError::CallingSelf);
     }
-    let mark = current("gen_server::call", |p| p.queue_mark());
-    let mref = monitor(pid);
-    let tag = current("gen_server::call", |p| p.alias());
-    let is_reply = move |m: &Msg| m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag);
-    let end = Undo::new(mref, Some(tag), mark, is_reply); // also if dropped mid-call
-    send_async(pid, CallMsg { from: ReplyTo::<G::Reply> { pid: me, tag, _reply: PhantomData }, request }).await;
-    let is_ours = move |m: &Msg| {
-        m.downcast_ref::<ReplyMsg<G::Reply>>().is_some_and(|r| r.tag == tag)
-            || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
-    };
-    let mut got = receive_after_queued(is_ours, timeout).await;
+    // OTP's `monitor(process, Pid, [{alias, demonitor}])` and the send, as one node: the
+    // monitor's reference is the reply's alias (`Process::request`).
+    let (mark, mref, rest, receive) = current("gen_server::call", |p| {
+        let mark = p.queue_mark();
+        let (mref, rest) = p.request(pid, CallMsg::<G::Call, G::Reply>(request, PhantomData));
+        (mark, mref, rest, receive_after_queued(p, is_ours::<G::Reply>(mref), timeout))
+    });
+    let end = Undo::new(mref, None, mark, is_reply::<G::Reply>(mref)); // also if dropped mid-call
+    if let Some(call) = rest {
+        send_async(pid, call).await; // a full bounded mailbox: the monitor is in place already
+    }
+    let mut got = awaited(receive).await;
     if got.is_none() {
         // OTP's last look: a reply that raced the timer is still taken, before the alias goes.
-        got = receive_after_queued(is_ours, Duration::ZERO).await;
+        let last = current("gen_server::call", |p| receive_after_queued(p, is_ours::<G::Reply>(mref), Duration::ZERO));
+        got = awaited(last).await;
     }
+    let m = match got.map(|m| m.downcast::<Tagged<ReplyMsg<G::Reply>>>()) {
+        Some(Ok(r)) => {
+            // The reply passed the alias, and the VM ended the monitor with it
+            // (`reply_demonitor`): no `Down` of it follows, a second reply finds the alias gone,
+            // and none came before (a `Down` first ends the monitor, and the reply is dropped).
+            // Nothing to undo; the queue mark is left for the next one to replace.
+            std::mem::forget(end);
+            return Ok(r.value.0);
+        }
+        Some(Err(m)) => Some(m),
+        None => None,
+    };
     drop(end); // nothing of this call arrives or stays after this
-    let Some(m) = got else {
+    let Some(m) = m else {
         return Err(CallError::Timeout);
     };
-    match m.downcast::<ReplyMsg<G::Reply>>() {
-        Ok(r) => Ok(r.value),
-        Err(m) => match m.downcast::<Down>() {
-            Ok(d) if d.reason == Reason::Noproc => Err(CallError::Noproc),
-            Ok(d) => Err(CallError::Exit(d.reason)),
-            Err(_) => unreachable!("matched a reply or a Down"),
-        },
+    match m.downcast::<Down>() {
+        Ok(d) if d.reason == Reason::Noproc => Err(CallError::Noproc),
+        Ok(d) => Err(CallError::Exit(d.reason)),
+        Err(_) => unreachable!("matched a reply or a Down"),
     }
 }
 
@@ -929,8 +955,9 @@ async fn serve<G: GenServer>(mut state: G, parent: Pid, mut next: Next) -> ! {
 
 /// Routes one message to its callback.
 async fn dispatch<G: GenServer>(state: &mut G, msg: Msg, parent: Pid) -> Next {
-    let msg = match msg.downcast::<CallMsg<G::Call, G::Reply>>() {
-        Ok(CallMsg { from, request }) => {
+    let msg = match msg.downcast::<Tagged<CallMsg<G::Call, G::Reply>>>() {
+        Ok(Tagged { pid, tag, value: CallMsg(request, _) }) => {
+            let from = ReplyTo { pid, tag, _reply: PhantomData };
             let answer = callback!(state, state.handle_call(request, from.clone()));
             return match answer {
                 CallResult::Reply(value, Next::Stop(reason)) => terminate(state, reason, Some((from, value))).await,

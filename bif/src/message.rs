@@ -4,7 +4,7 @@
 use crate::process::{current, exit_self, outside};
 use crate::Addr;
 use spam_vm::{Msg, NotInProcess, Pid, Reason, Receive, SendAsync, SendError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where a message goes: a pid or a registered name. Functions that take a destination take
 /// `impl Into<Dest>`: a [`Pid`], an [`Addr`], a `&str` or a `&String`.
@@ -179,13 +179,10 @@ fn received(function: &'static str, r: Result<Option<Msg>, NotInProcess>) -> Opt
     }
 }
 
-/// The instant a wait of `timeout` ends, `None` for no end: a timeout too far to represent waits
-/// forever (`Duration::MAX`, `gen_server::INFINITY`, without reading the clock).
-pub(crate) fn deadline(timeout: Duration) -> Option<Instant> {
-    if timeout == Duration::MAX {
-        return None;
-    }
-    Instant::now().checked_add(timeout)
+/// A receive's timeout, `None` for no end: `Duration::MAX` (`gen_server::INFINITY`) waits
+/// forever, as does a timeout too far to represent (`Receive` finds that at its first wait).
+pub(crate) fn limit(timeout: Duration) -> Option<Duration> {
+    (timeout != Duration::MAX).then_some(timeout)
 }
 
 fn into<T: 'static>(m: Msg) -> T {
@@ -246,7 +243,7 @@ pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
 /// });
 /// ```
 pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
-    received("receive_timeout", Receive::new_trusted(|_: &Msg| true, deadline(timeout)).await)
+    received("receive_timeout", Receive::new_trusted(|_: &Msg| true, limit(timeout)).await)
 }
 
 /// Selective receive with a timeout: the first message for which `pred` is true, or `None`
@@ -266,7 +263,7 @@ pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
 /// });
 /// ```
 pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, timeout: Duration) -> Option<Msg> {
-    received("receive_match_timeout", Receive::new(pred, deadline(timeout)).await)
+    received("receive_match_timeout", Receive::new(pred, limit(timeout)).await)
 }
 
 /// The first message of type `T`; messages of other types stay queued, in order. The usual way
@@ -304,7 +301,7 @@ pub async fn recv<T: Send + 'static>() -> T {
 /// });
 /// ```
 pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
-    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), deadline(timeout)).await;
+    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), limit(timeout)).await;
     received("recv_timeout", r).map(into)
 }
 
@@ -349,6 +346,6 @@ pub async fn recv_match_timeout<T: Send + 'static>(
     mut pred: impl FnMut(&T) -> bool + Unpin,
     timeout: Duration,
 ) -> Option<T> {
-    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), deadline(timeout)).await;
+    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), limit(timeout)).await;
     received("recv_match_timeout", r).map(into)
 }

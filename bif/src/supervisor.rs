@@ -2323,7 +2323,7 @@ async fn terminate_dynamic_children(d: &mut Dynamic) {
     let tag = crate::make_ref();
     let timer = match how {
         // A timeout too far to represent is infinity: no kill timer.
-        Shutdown::Timeout(t) if !waiting.is_empty() && crate::message::deadline(t).is_some() => {
+        Shutdown::Timeout(t) if !waiting.is_empty() && Instant::now().checked_add(t).is_some() => {
             Some(send_after(t, self_pid(), KillTimer(tag)))
         }
         _ => None,

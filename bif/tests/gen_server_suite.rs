@@ -119,6 +119,8 @@ enum Req {
     Ping,
     /// Replies `From::pid()`.
     Who,
+    /// Replies `N(k)`: the number of monitors held on the server (`monitored_by`).
+    Watchers,
     Echo(u64),
     /// Sleeps, then replies `N(n)`.
     Sleep(Duration, u64),
@@ -355,6 +357,10 @@ impl GenServer for Probe {
         match req {
             Req::Ping => CallResult::reply(Rep::Pong),
             Req::Who => CallResult::reply(Rep::Pid(from.pid())),
+            Req::Watchers => {
+                let info = process_info(self_pid()).expect("the server is alive");
+                CallResult::reply(Rep::N(info.monitored_by.len() as u64))
+            }
             Req::Echo(n) => CallResult::reply(Rep::N(n)),
             Req::Sleep(d, n) => {
                 sleep(d).await;
@@ -1244,6 +1250,66 @@ fn call_leaves_no_monitor_or_message_rule_2() {
         assert_clean("after the server died").await;
         assert_eq!(gen_server::call(s, Req::Ping).await, Err(CallError::Noproc));
         assert_clean("after noproc").await;
+    });
+}
+
+/// Rule 2 on the server's side: a call's monitor ends there too, however the call ended. A
+/// server answering its own call drops the caller's monitor as it replies (the caller's VM ends
+/// its side when the reply passes the alias, OTP's `reply_demonitor`); a reply from another
+/// process, or a timeout, makes the caller send the `Demonitor`, which the server handles before
+/// the caller's next request. Each `Watchers` call sees its own monitor only.
+#[test]
+fn call_leaves_no_monitor_on_the_server_rule_2() {
+    run("no monitor left on the server", async {
+        let s = start_probe(cfg()).await;
+        for i in 0..3 {
+            assert_eq!(gen_server::call(s, Req::Echo(i)).await, Ok(Rep::N(i)));
+        }
+        assert_eq!(gen_server::call(s, Req::Watchers).await, Ok(Rep::N(1)), "after replies");
+        for i in 0..3 {
+            assert_eq!(gen_server::call(s, Req::Defer(i)).await, Ok(Rep::N(i)));
+        }
+        assert_eq!(gen_server::call(s, Req::Watchers).await, Ok(Rep::N(1)), "after deferred replies");
+        assert_eq!(gen_server::call_timeout(s, Req::Never, ms(5)).await, Err(CallError::Timeout));
+        assert_eq!(next_ev().await, Ev::Call("never"));
+        assert_eq!(gen_server::call(s, Req::Watchers).await, Ok(Rep::N(1)), "after a timeout");
+        // The last call's monitor ended on the server before its reply was sent.
+        let info = process_info(pid_of(s)).expect("the server is alive");
+        assert!(info.monitored_by.is_empty(), "monitors left on the server: {:?}", info.monitored_by);
+        assert_clean("no monitor left on the server").await;
+    });
+}
+
+struct Go;
+struct Fill;
+
+/// Rule 6 with a bounded mailbox (a SPAM extension): a call to a process whose mailbox is full
+/// waits for room as `send_async` does, and its monitor is in place meanwhile (sent as a signal,
+/// which no bound holds back), so the process's death ends the call with its reason.
+#[test]
+fn call_waiting_for_room_in_a_full_mailbox_is_monitored_rule_6() {
+    run("call to a full bounded mailbox", async {
+        // Waits for a `Go` that never comes; one `Fill` takes its only room.
+        let (target, _) = spam::spawn_opt(
+            async {
+                recv::<Go>().await;
+            },
+            spam::SpawnOpts::new().mailbox_capacity(1),
+        );
+        send(target, Fill);
+        let me = self_pid();
+        let caller = spawn(async move {
+            let r = gen_server::call(Server::<Probe>::from_pid(target), Req::Ping).await;
+            send(me, Replied(u64::from(r == Err(CallError::Exit(Reason::Killed)))));
+        });
+        // The caller's monitor reaches the target while its request waits for room.
+        let end = Instant::now() + wait();
+        while !process_info(target).is_some_and(|i| i.monitored_by.contains(&caller)) {
+            assert!(Instant::now() < end, "the waiting call's monitor never reached the target");
+            sleep(ms(1)).await;
+        }
+        exit(target, Reason::Kill);
+        assert_eq!(recv::<Replied>().await.0, 1, "the call ends with the target's exit reason");
     });
 }
 

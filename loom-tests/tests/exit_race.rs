@@ -150,6 +150,60 @@ fn monitor_vs_exit_downs_exactly_once() {
     seen.assert_saw(&["down Normal", "down Noproc"]);
 }
 
+/// `T` exits while `A` sends it a request (`Process::request`: a monitor and a message in one
+/// node, as `gen_server::call` does); as above, on two threads.
+///
+/// Property (docs/semantics.md, semantics 7 and 9): the monitor a request carries is told as a
+/// separate `Monitor` signal would be: exactly one `Down`, with `Normal` (the request was filed
+/// before the exit) or `Noproc` (the pin failed, the closed mailbox refused the node, or the
+/// exit found it in the mailbox and answered it: `exit.rs`, step 4).
+#[test]
+fn request_vs_exit_downs_exactly_once() {
+    let seen = Seen::default();
+    let s = seen.clone();
+    model(move || {
+        let rt = std::sync::Arc::new(Runtime::loom_new(8));
+        let log: Log = Arc::default();
+        let (t, _) = rt.spawn(None, async {}, opts(false)).unwrap();
+        let a_log = log.clone();
+        rt.spawn(
+            None,
+            async move {
+                let (mref, rest) = with_current(|p| p.request(t, "request")).expect("in a process");
+                assert!(rest.is_none(), "T's mailbox is not bounded");
+                loop {
+                    let m = Receive::new(|_: &Msg| true, None).await.unwrap().unwrap();
+                    let d = m.downcast_ref::<Down>().expect("only a Down is sent to A");
+                    assert_eq!((d.monitor, d.pid), (mref, t));
+                    a_log.lock().push(describe(&m));
+                }
+            },
+            opts(false),
+        )
+        .unwrap();
+        let (t_task, a_task) = (next(&rt), next(&rt));
+        let turns = Turns::new();
+        let exiting = thread::spawn({
+            let (rt, turns) = (rt.clone(), turns.clone());
+            move || {
+                turns.step();
+                t_task.run();
+                rt.loom_grace_period(); // the worker's quiescent points after the poll
+            }
+        });
+        turns.step();
+        a_task.run();
+        exiting.join().unwrap();
+        run_all(&rt);
+
+        let log = log.lock().clone();
+        assert_eq!(log.len(), 1, "told {} times: {log:?}", log.len());
+        assert!(log[0] == "down Normal" || log[0] == "down Noproc", "{log:?}");
+        s.saw(log[0].clone());
+    });
+    seen.assert_saw(&["down Normal", "down Noproc"]);
+}
+
 /// `A` (trapping) linked to `T` beforehand. `T` sends `A` a message and then ends (the link
 /// tells `A` `Exit { Normal }`), while `A` receives on another thread.
 ///

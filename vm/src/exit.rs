@@ -15,7 +15,7 @@
 //!    finds the dead process (registry.rs has the race with `register`). No user code runs
 //!    after this point.
 //! 4. **Answer what raced in.** Signals pushed before the close: a `Link` is answered with an
-//!    exit signal `Noproc`, a `Monitor` with a `Down` `Noproc`; an `Unlink` or `Demonitor` removes
+//!    exit signal `Noproc`, a `Monitor` (also the one a request carries) with a `Down` `Noproc`; an `Unlink` or `Demonitor` removes
 //!    its entry; the rest are dropped.
 //! 5. **Tell.** Every linked process gets an exit signal with the reason, every watcher a
 //!    `Down`, and every process this one monitored a `Demonitor`. Each link and monitor was
@@ -44,10 +44,15 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     let closed = proc.mailbox.close();
     if !closed.is_empty() {
         for node in closed {
-            if node.kind() == Kind::Signal {
-                raced.push(node.into_signal());
-            } else {
-                drop_value(node);
+            match node.kind() {
+                Kind::Signal => raced.push(node.into_signal()),
+                // A request is the `Monitor` it carries (answered at step 4) and its message.
+                Kind::Request => {
+                    let (from, mref) = node.tagged_head();
+                    raced.push(Signal::Monitor { from, mref });
+                    drop_value(node);
+                }
+                _ => drop_value(node),
             }
         }
     }

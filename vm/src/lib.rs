@@ -32,7 +32,7 @@ pub mod trace;
 pub use context::{in_process, with_current};
 pub use error::{LinkError, NotInProcess, RegisterError, SendError, SpawnError};
 pub use info::{ProcessInfo, ProcessStatus, ProcessSummary, SystemCounters};
-pub use message::Msg;
+pub use message::{Msg, Tagged};
 pub use pid::{ParsePidError, Pid, Ref};
 pub use process::Process;
 pub use reason::{Reason, UserReason};

@@ -27,7 +27,7 @@
 //!
 //! Loom models: `loom-tests/tests/mailbox.rs`.
 
-use crate::message::{Kind, NodeHeader, OwnedNode};
+use crate::message::{NodeHeader, OwnedNode};
 use spam_scheduler::sync::atomic::{AtomicPtr, Ordering::*};
 use std::ptr::{self, NonNull};
 
@@ -234,22 +234,23 @@ impl Drop for Chain {
 }
 
 /// Reverses a stack taken from `head` into oldest-first order, in place, reading and writing
-/// each node's header once: the oldest node, how many, and whether any is a signal.
+/// each node's header once: the oldest node, how many, and whether any is a control node
+/// (a signal, a request or a reply: `Kind::is_control`).
 fn reverse(mut top: *mut NodeHeader) -> (*mut NodeHeader, usize, bool) {
-    let (mut prev, mut len, mut signal) = (ptr::null_mut(), 0, false);
+    let (mut prev, mut len, mut control) = (ptr::null_mut(), 0, false);
     while !top.is_null() {
         // SAFETY: the consumer owns every node of a taken stack (invariant 1) and sees their
         // headers (invariant 2).
         unsafe {
             let next = (*top).next;
             (*top).next = prev;
-            signal |= (*top).kind == Kind::Signal;
+            control |= (*top).kind.is_control();
             prev = top;
             top = next;
         }
         len += 1;
     }
-    (prev, len, signal)
+    (prev, len, control)
 }
 
 impl Drop for Mailbox {
@@ -289,14 +290,14 @@ pub(crate) struct Messages {
 impl Batch {
     /// Reverses a newest-first batch ([`Mailbox::take_newest_first`]) into oldest-first order in
     /// place, in one pass that reads and writes each node's header once. Messages only come back
-    /// as a list to splice onto the save queue whole; a batch holding a signal comes back as an
-    /// oldest-first batch, to file node by node. An empty batch is `Err` (empty).
+    /// as a list to splice onto the save queue whole; a batch holding a control node (a signal,
+    /// request or reply) comes back as an oldest-first batch, to file node by node. An empty batch is `Err` (empty).
     pub(crate) fn into_oldest_first(self) -> Result<Messages, Batch> {
         let newest = self.0;
         std::mem::forget(self);
-        let (oldest, len, signal) = reverse(newest);
+        let (oldest, len, control) = reverse(newest);
         match (NonNull::new(oldest), NonNull::new(newest)) {
-            (Some(head), Some(tail)) if !signal => Ok(Messages { head, tail, len }),
+            (Some(head), Some(tail)) if !control => Ok(Messages { head, tail, len }),
             _ => Err(Batch(oldest)),
         }
     }
@@ -317,6 +318,7 @@ impl Drop for Batch {
 #[cfg(all(test, not(spam_loom)))]
 mod tests {
     use super::*;
+    use crate::message::Kind;
     use crate::signal::Signal;
 
     fn push(mb: &Mailbox, node: OwnedNode) {

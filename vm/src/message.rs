@@ -8,6 +8,7 @@
 //! Nodes come from the runtime's own allocator (`spam_scheduler::slab`), never from the
 //! program's global one: a node freed by its receiver goes back to its sender's page in batches.
 
+use crate::pid::{Pid, Ref};
 use crate::signal::Signal;
 use spam_scheduler::slab::SlabBox;
 use std::any::{Any, TypeId};
@@ -27,14 +28,50 @@ impl<T: Any + Send> Payload for T {
     }
 }
 
-/// What a node carries.
+/// What a node carries. The kinds from `Signal` on are *control* nodes: the receiver acts on
+/// them when it files them (`Process::file`), so a batch holding one is filed node by node.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
 pub(crate) enum Kind {
     /// A message sent by `send` (counts against a bounded mailbox).
     Message,
-    /// A message made by the receiver itself from a signal (`Exit`, `Down`): never bounded.
+    /// A message made by the receiver itself from a signal (`Exit`, `Down`), or a reply that
+    /// passed its alias: never bounded.
     System,
     Signal,
+    /// A [`Tagged`] message that also carries a monitor of the receiver by `pid` with
+    /// reference `tag` (`Process::request`): filed as the `Monitor` signal then the `Message`
+    /// it stands for.
+    Request,
+    /// A [`Tagged`] reply to the alias `tag` (`Process::reply`): filed as a `System` message
+    /// if the alias is active, else dropped.
+    Reply,
+    /// A [`Reply`](Kind::Reply) whose sender was the monitored process of the reply alias
+    /// `tag` and has dropped its side of that monitor already.
+    ReplyDemonitored,
+}
+
+impl Kind {
+    /// A control node (see the type).
+    #[inline]
+    pub(crate) fn is_control(self) -> bool {
+        self as u8 >= Kind::Signal as u8
+    }
+}
+
+/// The payload of a [`Kind::Request`] or [`Kind::Reply`] node: `pid` (the sender) and `tag`
+/// (the monitor / alias reference) first, at a fixed place, so the receiver's VM reads them
+/// without knowing `T` (`OwnedNode::tagged_head`). Sent by `Process::request` and
+/// `Process::reply`; received as a message of this type.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Tagged<T> {
+    /// The sender: the caller of a request, the replier of a reply.
+    pub pid: Pid,
+    /// The request's monitor reference, which is also the reply's alias.
+    pub tag: Ref,
+    /// What was sent.
+    pub value: T,
 }
 
 #[repr(C)]
@@ -105,18 +142,36 @@ impl OwnedNode {
         // allocation made by `SlabBox::new` with that type (unsized in place).
         unsafe { SlabBox::from_raw(NonNull::new_unchecked(((*p).to_fat)(p))) }
     }
+    pub(crate) fn set_kind(&mut self, kind: Kind) {
+        // SAFETY: we own the node; nobody else reads its header.
+        unsafe { (*self.0.as_ptr()).kind = kind };
+    }
+    /// A [`Tagged`] node's `pid` and `tag`.
+    pub(crate) fn tagged_head(&self) -> (Pid, Ref) {
+        debug_assert!(matches!(self.kind(), Kind::Request | Kind::Reply | Kind::ReplyDemonitored));
+        let p = self.0.as_ptr();
+        // SAFETY: a node of these kinds is only made by `Runtime::push_node`, whose contract is
+        // that its payload is then a
+        // `Tagged<T>`: `#[repr(C)]` with `pid` then `tag` (both plain `u64`s) at its start,
+        // whatever `T`. The fat pointer gives the payload's address for `T`'s alignment.
+        unsafe {
+            let payload = std::ptr::addr_of!((*((*p).to_fat)(p)).payload) as *const u8;
+            let head = payload.cast::<Tagged<()>>();
+            ((*head).pid, (*head).tag)
+        }
+    }
     /// Into a received message.
     pub(crate) fn into_msg(self) -> Msg {
-        debug_assert_ne!(self.kind(), Kind::Signal);
+        debug_assert!(!self.kind().is_control());
         Msg(self.into_fat())
     }
     /// Into the signal it carries.
     pub(crate) fn into_signal(self) -> Signal {
         debug_assert_eq!(self.kind(), Kind::Signal);
-        match Msg(self.into_fat()).downcast::<Signal>() {
-            Ok(s) => s,
-            Err(_) => unreachable!("a signal node always carries a Signal"),
-        }
+        let m = Msg(self.into_fat());
+        debug_assert!(m.is::<Signal>());
+        // SAFETY: a node of kind `Signal` is only made by `OwnedNode::signal`.
+        unsafe { m.downcast_unchecked::<Signal>() }
     }
 }
 

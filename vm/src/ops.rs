@@ -3,9 +3,11 @@
 //! checked in `erl` (OTP 25) and cited in the tests.
 
 use crate::error::LinkError;
+use crate::message::{Kind, Tagged};
 use crate::pid::{Pid, Ref};
 use crate::process::{unwind_pending, Process};
 use crate::reason::Reason;
+use crate::runtime::Delivery;
 use crate::signal::Signal;
 use crate::trace::{Trace, TraceFlags};
 use spam_scheduler::sync::atomic::Ordering::*;
@@ -100,6 +102,97 @@ impl Process {
             }
         }
         target.is_some()
+    }
+
+    /// What `gen_server:call` starts with, in one node: Erlang's `monitor(process, To,
+    /// [{alias, reply_demonitor}])`, then a send of `value` to `To` as a [`Tagged`] message
+    /// (`pid` = this process, `tag` = the monitor). `To` files the node as the `Monitor` signal
+    /// and then the message (`Kind::Request`); one push, one wake.
+    ///
+    /// The reference is also an alias: a [`Process::reply`] to it passes while the monitor is
+    /// active, and ends the monitor as it passes (`reply_demonitor`). A dead `To` gives
+    /// `Down { reason: Noproc }`, as `monitor` does. When `To`'s bounded mailbox is full, the
+    /// monitor goes as a signal and the message comes back, to be sent with [`SendAsync`]
+    /// (`crate::SendAsync`).
+    pub fn request<T: Send + 'static>(&self, to: Pid, value: T) -> (Ref, Option<Tagged<T>>) {
+        let tag = Ref::make_reply_alias();
+        self.ext().monitors.insert(tag, to);
+        if self.traced(TraceFlags::LINKS) {
+            self.emit(Trace::Monitor { target: to, mref: tag });
+        }
+        let rt = self.runtime();
+        let monitor = || rt.send_signal(to, Signal::Monitor { from: self.pid(), mref: tag }).is_ok();
+        let mut rest = None;
+        let req = Tagged { pid: self.pid(), tag, value };
+        // SAFETY: a request with its `Tagged` payload.
+        let monitored = match unsafe { rt.push_node(to, Kind::Request, req) } {
+            Delivery::Sent => true,
+            Delivery::Refused => false,
+            Delivery::Full(req) => {
+                rest = Some(req);
+                monitor()
+            }
+            // Dead, or of another node: the monitor as a signal, the message as a plain send.
+            Delivery::Absent(req) => {
+                let remote = monitor();
+                if remote {
+                    rt.send_remote(to, crate::Msg::new(req));
+                } else {
+                    spam_scheduler::contain::drop_value(req); // as a send to a dead pid
+                }
+                remote
+            }
+        };
+        if !monitored {
+            self.push_self_signal(Signal::Down { from: to, mref: tag, reason: Reason::Noproc });
+        }
+        if rest.is_none() && self.traced(TraceFlags::SEND) {
+            self.trace_sent(to, std::any::type_name::<T>());
+        }
+        (tag, rest)
+    }
+
+    /// Sends `value` to the alias `tag` of `to` as a [`Tagged`] message (`pid` = this process):
+    /// what `gen_server:reply` does. Received if the alias is still active when `to` handles
+    /// it, dropped otherwise (and when `to` is dead). Never counted against a bounded mailbox.
+    ///
+    /// When `tag` is a [`Process::request`] monitor held on this process by `to` (a server
+    /// answering its own call), this process drops its side of the monitor here, and the reply
+    /// says so (`Kind::ReplyDemonitored`). Nothing observable changes: the caller ends the
+    /// whole monitor when the reply passes the alias (`reply_demonitor`), and a `Down` this
+    /// process could still send for it would come after the reply and be dropped. What it
+    /// saves is the `Demonitor` signal the caller would send back, and its handling here.
+    pub fn reply<T: Send + 'static>(&self, to: Pid, tag: Ref, value: T) {
+        let kind =
+            if tag.is_reply_alias() && self.drop_watcher(tag, to) { Kind::ReplyDemonitored } else { Kind::Reply };
+        if self.traced(TraceFlags::SEND) {
+            self.trace_sent(to, std::any::type_name::<T>());
+        }
+        let rt = self.runtime();
+        // SAFETY: a reply with its `Tagged` payload.
+        match unsafe { rt.push_node(to, kind, Tagged { pid: self.pid(), tag, value }) } {
+            Delivery::Sent | Delivery::Refused => {}
+            Delivery::Full(_) => unreachable!("replies are never counted against a bound"),
+            // The node carries an alias of a remote process as a plain send (`signal_remote`).
+            Delivery::Absent(t) if to.is_remote() => rt.send_remote(to, crate::Msg::new(t)),
+            Delivery::Absent(t) => spam_scheduler::contain::drop_value(t),
+        }
+    }
+
+    /// Removes the monitor `tag` that `watcher` holds on this process, if it does.
+    fn drop_watcher(&self, tag: Ref, watcher: Pid) -> bool {
+        let mut g = self.ext.lock();
+        let Some(ext) = g.as_mut() else {
+            return false; // holds nothing (and needs no `Ext` for it)
+        };
+        match ext.monitored_by.remove(&tag) {
+            Some(w) if w == watcher => true,
+            Some(w) => {
+                ext.monitored_by.insert(tag, w); // not `watcher`'s: left alone
+                false
+            }
+            None => false,
+        }
     }
 
     /// `exit(Pid, Reason)`: sends an exit signal. To oneself it is handled at once: if it is

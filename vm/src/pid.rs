@@ -131,6 +131,10 @@ pub struct Ref(u64);
 const REF_BLOCK: u64 = 1 << 16;
 static NEXT_REF_BLOCK: AtomicU64 = AtomicU64::new(REF_BLOCK);
 
+/// The bit that marks a reply alias (`Ref::make_reply_alias`). `make` counts up from
+/// `REF_BLOCK` and never reaches it (2^63 references at a billion a second take 292 years).
+const REPLY_ALIAS: u64 = 1 << 63;
+
 std::thread_local! {
     static REF_RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
@@ -152,6 +156,16 @@ impl Ref {
             r.set((next + 1, end));
             Ref(next)
         })
+    }
+    /// A fresh reference for a monitor that is also a reply alias (Erlang's `monitor(process,
+    /// Pid, [{alias, reply_demonitor}])`, `Process::request`). The mark in its bits tells the
+    /// receiver of a reply where to look the alias up: among its monitors, not its aliases.
+    pub(crate) fn make_reply_alias() -> Ref {
+        Ref(Ref::make().0 | REPLY_ALIAS)
+    }
+    /// Made by [`Ref::make_reply_alias`].
+    pub(crate) fn is_reply_alias(self) -> bool {
+        self.0 & REPLY_ALIAS != 0
     }
     /// The raw 64-bit value.
     ///
@@ -178,7 +192,7 @@ impl Ref {
 
 impl fmt::Display for Ref {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#Ref<0.{}>", self.0)
+        write!(f, "#Ref<0.{}>", self.0 & !REPLY_ALIAS) // the count alone: it is unique
     }
 }
 

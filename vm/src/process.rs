@@ -257,9 +257,44 @@ impl Process {
                     match node.kind() {
                         Kind::Message | Kind::System => self.with_private(|p| p.save.push_back(node.into_msg())),
                         Kind::Signal => self.handle_signal(node.into_signal()),
+                        Kind::Request => self.file_request(node),
+                        Kind::Reply | Kind::ReplyDemonitored => self.file_reply(node),
                     }
                 }
             }
+        }
+    }
+
+    /// A request (`Process::request`): the `Monitor` signal it carries, then its message.
+    fn file_request(&self, mut node: OwnedNode) {
+        let (from, tag) = node.tagged_head();
+        self.ext().monitored_by.insert(tag, from);
+        node.set_kind(Kind::Message);
+        self.with_private(|p| p.save.push_back(node.into_msg()));
+    }
+
+    /// A reply to an alias: queued if the alias is active, else dropped (as `Signal::Alias`).
+    /// A reply alias is active while its monitor is, and the monitor ends as the reply passes
+    /// (`reply_demonitor`); unless the replier dropped its side already (`ReplyDemonitored`),
+    /// the monitored process is told with a `Demonitor`, as `demonitor` would.
+    fn file_reply(&self, mut node: OwnedNode) {
+        let (_, tag) = node.tagged_head();
+        let (active, tell) = if tag.is_reply_alias() {
+            match self.ext().monitors.remove(&tag) {
+                Some(target) => (true, (node.kind() == Kind::Reply).then_some(target)),
+                None => (false, None),
+            }
+        } else {
+            (self.ext().aliases.contains(&tag), None)
+        };
+        if active {
+            node.set_kind(Kind::System);
+            self.with_private(|p| p.save.push_back(node.into_msg()));
+        } else {
+            spam_scheduler::contain::drop_value(node); // a late reply: a user value
+        }
+        if let Some(target) = tell {
+            let _ = self.runtime().send_signal(target, Signal::Demonitor { mref: tag });
         }
     }
 

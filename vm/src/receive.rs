@@ -69,12 +69,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Waker;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-/// Waits for the first message matching the predicate, or the deadline.
+/// Waits for the first message matching the predicate, or the timeout.
 pub struct Receive<P> {
     pred: P,
-    deadline: Option<Instant>,
+    limit: Limit,
     /// A timer of this receive's own (rule 3 of "Timeouts"), cancelled when it is dropped.
     timer: Option<TimerId>,
     /// Where the last scan stopped: after the last message `pred` rejected.
@@ -84,16 +84,28 @@ pub struct Receive<P> {
     trusted: bool,
 }
 
+/// How long a receive waits.
+#[derive(Clone, Copy)]
+enum Limit {
+    Forever,
+    /// Not yet waited: the deadline is this long after the receive first has to wait.
+    After(Duration),
+    At(Instant),
+}
+
 impl<P: FnMut(&Msg) -> bool> Receive<P> {
-    /// `deadline: None` waits forever.
-    pub fn new(pred: P, deadline: Option<Instant>) -> Self {
-        Receive { pred, deadline, timer: None, cursor: Cursor::START, trusted: false }
+    /// `timeout: None` waits forever. The timeout runs from when the receive first has to wait
+    /// (Erlang's `receive .. after T`): a receive that finds its message at once never reads
+    /// the clock, and one that waits reads it once.
+    pub fn new(pred: P, timeout: Option<Duration>) -> Self {
+        let limit = timeout.map_or(Limit::Forever, Limit::After);
+        Receive { pred, limit, timer: None, cursor: Cursor::START, trusted: false }
     }
 
     /// For predicates that call no process function (so they cannot re-enter the process's
     /// private state): `recv::<T>` and plain `receive`. Scans in place.
-    pub fn new_trusted(pred: P, deadline: Option<Instant>) -> Self {
-        let mut r = Self::new(pred, deadline);
+    pub fn new_trusted(pred: P, timeout: Option<Duration>) -> Self {
+        let mut r = Self::new(pred, timeout);
         r.trusted = true;
         r
     }
@@ -126,15 +138,20 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 }
                 continue;
             }
-            let now = match self.deadline {
-                Some(d) => {
+            let now = match self.limit {
+                Limit::Forever => None,
+                limit => {
                     let now = Instant::now();
-                    if now >= d {
-                        return Poll::Ready(None);
+                    let d = match limit {
+                        Limit::At(d) => Some(d),
+                        _ => self.start_limit(now),
+                    };
+                    match d {
+                        Some(d) if now >= d => return Poll::Ready(None),
+                        Some(d) => Some((d, now)),
+                        None => None,
                     }
-                    Some((d, now))
                 }
-                None => None,
             };
             if p.mailbox.set_waiting() {
                 if let (Some((d, now)), None) = (now, self.timer) {
@@ -143,6 +160,14 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 return Poll::Pending;
             }
         }
+    }
+
+    /// The first wait: the deadline is the timeout from `now` (none if that overflows).
+    fn start_limit(&mut self, now: Instant) -> Option<Instant> {
+        let Limit::After(t) = self.limit else { unreachable!("started once") };
+        let d = now.checked_add(t);
+        self.limit = d.map_or(Limit::Forever, Limit::At);
+        d
     }
 
     /// Scans the save queue from where the last scan stopped; removes and returns the first match.

@@ -9,7 +9,7 @@
 
 use crate::error::{RegisterError, SendError, SpawnError};
 use crate::mailbox::Pushed;
-use crate::message::{Msg, OwnedNode};
+use crate::message::{Kind, Msg, OwnedNode};
 use crate::pid::{Pid, Ref};
 use crate::process::{Ext, Process, ProcessFuture};
 use crate::reason::Reason;
@@ -23,6 +23,18 @@ use spam_scheduler::{Handle, Held, Scheduler};
 use std::future::Future;
 
 /// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
+/// How [`Runtime::push_node`] went.
+pub(crate) enum Delivery<P> {
+    /// In the receiver's mailbox, or gathered by the outbox for it.
+    Sent,
+    /// Not in the process table: dead, never alive, or a pid of another node.
+    Absent(P),
+    /// A counted node to a full bounded mailbox.
+    Full(P),
+    /// The receiver is exiting: its mailbox refused the node, which was dropped.
+    Refused,
+}
+
 pub(crate) enum Target<'a> {
     Pinned(crate::table::Pinned<'a>),
     /// Raw `TaskRef<Process>` pointer, valid until the current poll ends (table.rs, "The worker
@@ -364,27 +376,52 @@ impl Runtime {
 
     #[inline]
     pub fn send_message<T: Send + 'static>(&self, to: Pid, msg: T) -> Result<(), SendError<T>> {
-        let Some(pinned) = self.target(to) else {
-            // Not in the table: dead, or a pid of another node (`remote.rs`; the cold path only).
-            if to.is_remote() {
-                self.send_remote(to, Msg::new(msg));
+        // SAFETY: a plain message.
+        match unsafe { self.push_node(to, Kind::Message, msg) } {
+            Delivery::Sent | Delivery::Refused => Ok(()),
+            Delivery::Full(msg) => Err(SendError::Full(msg)),
+            Delivery::Absent(msg) => {
+                // Dead, or a pid of another node (`remote.rs`; the cold path only).
+                if to.is_remote() {
+                    self.send_remote(to, Msg::new(msg));
+                }
+                Ok(())
             }
-            return Ok(());
+        }
+    }
+
+    /// Pushes `payload` to `to` as a node of `kind`: a `Message`, or a `Request` or reply
+    /// (`Process::request`, `Process::reply`). Messages and requests count against a bounded
+    /// mailbox; replies, as the signals they stand for, never do. A message may be gathered
+    /// by the outbox; a request or reply is pushed at once, after what the outbox gathered
+    /// (as a signal is: it must not overtake the messages sent before it).
+    ///
+    /// # Safety
+    /// For a `Request`, `Reply` or `ReplyDemonitored` kind, `P` is a [`Tagged`](crate::Tagged) (the receiver
+    /// reads its head without knowing `T`: `OwnedNode::tagged_head`).
+    #[inline(always)]
+    pub(crate) unsafe fn push_node<P: Send + 'static>(&self, to: Pid, kind: Kind, payload: P) -> Delivery<P> {
+        if kind != Kind::Message {
+            crate::outbox::flush();
+        }
+        let Some(pinned) = self.target(to) else {
+            return Delivery::Absent(payload);
         };
         let target = pinned.process();
-        if let Some(b) = &target.bound {
+        let counted = matches!(kind, Kind::Message | Kind::Request);
+        if let (true, Some(b)) = (counted, &target.bound) {
             // Reserve room by CAS, never by add-then-undo: a refused try must not count, even
             // for an instant, or a racing sender's retry would see a message that is not there
             // and wait for a receive that never comes (found by loom: tests/bounded.rs).
             if b.len.fetch_update(AcqRel, Acquire, |l| (l < b.capacity).then_some(l + 1)).is_err() {
-                return Err(SendError::Full(msg));
+                return Delivery::Full(payload);
             }
         }
-        let mut node = OwnedNode::message(msg);
-        if let Target::InPoll(t) = pinned {
+        let mut node = OwnedNode::new(kind, payload);
+        if let (Kind::Message, Target::InPoll(t)) = (kind, &pinned) {
             // On a worker, in a poll: a run of messages to one receiver goes as one chain.
-            match crate::outbox::offer(t, target, node) {
-                crate::outbox::Offer::Taken => return Ok(()),
+            match crate::outbox::offer(*t, target, node) {
+                crate::outbox::Offer::Taken => return Delivery::Sent,
                 crate::outbox::Offer::Direct(n) => node = n,
             }
         }
@@ -392,15 +429,16 @@ impl Runtime {
             Ok(Pushed::WakeConsumer) => pinned.wake(),
             Ok(Pushed::Queued) => {}
             Err(closed) => {
-                if let Some(b) = &target.bound {
+                if let (true, Some(b)) = (counted, &target.bound) {
                     b.len.fetch_sub(1, AcqRel);
                 }
                 drop(pinned);
-                // Exiting: dropped, as a send to a dead pid. The message is a user value.
+                // Exiting: dropped, as a send to a dead pid. The payload is a user value.
                 spam_scheduler::contain::drop_value(closed);
+                return Delivery::Refused;
             }
         }
-        Ok(())
+        Delivery::Sent
     }
 
     /// Sends a signal; always wakes the receiver (signals must be handled promptly, e.g. a kill
