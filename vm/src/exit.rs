@@ -95,12 +95,12 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
         }
     }
     if !ext.monitored_by.is_empty() {
-        for (&mref, &watcher) in &ext.monitored_by {
+        for (&mref, &watcher) in ext.monitored_by.iter() {
             let _ = rt.send_signal(watcher, Signal::Down { from: me, mref, reason: reason.clone() });
         }
     }
     if !ext.monitors.is_empty() {
-        for (&mref, &target) in &ext.monitors {
+        for (&mref, &target) in ext.monitors.iter() {
             let _ = rt.send_signal(target, Signal::Demonitor { mref });
         }
     }
