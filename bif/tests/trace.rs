@@ -276,6 +276,44 @@ fn link_unlink_getting_linked_getting_unlinked() {
     });
 }
 
+/// A `gen_server::call` traced with `LINKS` shows OTP's pair: `monitor` of the server, then
+/// `demonitor` of the same reference once the reply is in (here the reply ends the monitor as
+/// it passes the call's alias, `reply_demonitor`; OTP's call demonitors explicitly).
+#[test]
+fn a_call_is_traced_as_monitor_then_demonitor() {
+    use spam::gen_server::{self, CallResult, GenServer, Init};
+    struct Id;
+    impl GenServer for Id {
+        type Args = ();
+        type Call = u32;
+        type Reply = u32;
+        type Cast = ();
+        async fn init(_: ()) -> Init<Self> {
+            Init::ok(Id)
+        }
+        async fn handle_call(&mut self, n: u32, _: gen_server::ReplyTo<u32>) -> CallResult<u32> {
+            CallResult::reply(n)
+        }
+    }
+    run("a traced call", async {
+        let me = self_pid();
+        let s = gen_server::start::<Id>(()).await.expect("start");
+        let server = s.pid().expect("started");
+        let p = spawn(async move {
+            go().await;
+            assert_eq!(gen_server::call(s, 7).await, Ok(7));
+            send(me, Done);
+        });
+        assert!(trace(p, TraceFlags::LINKS, me));
+        send(p, Go);
+        let events = events_until_done(p).await;
+        let [Trace::Monitor { target, mref }, Trace::Demonitor { mref: ended }] = events[..] else {
+            panic!("want monitor then demonitor, got {events:?}");
+        };
+        assert_eq!((target, ended), (server, mref));
+    });
+}
+
 /// `monitor`/`demonitor` (OTP's `monitor` trace flag: "{trace, Pid, monitor, ..}" and
 /// "demonitor"), reported by the monitoring process with the monitor's reference.
 #[test]

@@ -59,7 +59,7 @@ impl Kind {
     }
 }
 
-/// The payload of a [`Kind::Request`] or [`Kind::Reply`] node: `pid` (the sender) and `tag`
+/// The payload of a `Kind::Request` or `Kind::Reply` node: `pid` (the sender) and `tag`
 /// (the monitor / alias reference) first, at a fixed place, so the receiver's VM reads them
 /// without knowing `T` (`OwnedNode::tagged_head`). Sent by `Process::request` and
 /// `Process::reply`; received as a message of this type.
@@ -300,5 +300,31 @@ impl fmt::Debug for Msg {
             return fmt::Debug::fmt(d, f);
         }
         write!(f, "Msg({})", self.type_name())
+    }
+}
+
+#[cfg(all(test, not(spam_loom)))]
+mod tests {
+    use super::*;
+
+    /// `tagged_head` reads `pid` and `tag` whatever the value's type: of higher alignment than
+    /// the head (the payload then starts later in the node), zero-sized, or owning memory; and
+    /// the node is still received as its `Tagged<T>` once filed as a message.
+    #[test]
+    fn a_tagged_nodes_head_is_read_for_any_value_type() {
+        fn check<T: Any + Send + PartialEq + fmt::Debug + Clone>(value: T) {
+            let (pid, tag) = (Pid::new(7, 3), Ref::make());
+            for kind in [Kind::Request, Kind::Reply, Kind::ReplyDemonitored] {
+                let mut node = OwnedNode::new(kind, Tagged { pid, tag, value: value.clone() });
+                assert_eq!(node.tagged_head(), (pid, tag));
+                node.set_kind(Kind::Message);
+                let t = node.into_msg().downcast::<Tagged<T>>().expect("a Tagged<T>");
+                assert_eq!((t.pid, t.tag, t.value), (pid, tag, value.clone()));
+            }
+        }
+        check(u128::MAX - 1);
+        check(());
+        check(String::from("owned"));
+        check(7u8);
     }
 }

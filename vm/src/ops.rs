@@ -112,8 +112,8 @@ impl Process {
     /// The reference is also an alias: a [`Process::reply`] to it passes while the monitor is
     /// active, and ends the monitor as it passes (`reply_demonitor`). A dead `To` gives
     /// `Down { reason: Noproc }`, as `monitor` does. When `To`'s bounded mailbox is full, the
-    /// monitor goes as a signal and the message comes back, to be sent with [`SendAsync`]
-    /// (`crate::SendAsync`).
+    /// monitor goes as a signal and the message comes back, to be sent with
+    /// [`SendAsync`](crate::SendAsync).
     pub fn request<T: Send + 'static>(&self, to: Pid, value: T) -> (Ref, Option<Tagged<T>>) {
         let tag = Ref::make_reply_alias();
         self.ext().monitors.insert(tag, to);

@@ -383,6 +383,9 @@ impl Process {
         if let Some(target) = tell {
             let _ = self.runtime().send_signal(target, Signal::Demonitor { mref: tag });
         }
+        if active && tag.is_reply_alias() && self.traced(TraceFlags::LINKS) {
+            self.emit(Trace::Demonitor { mref: tag }); // as OTP's call, which demonitors then
+        }
     }
 
     #[inline]

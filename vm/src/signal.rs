@@ -16,6 +16,11 @@
 //! | `Alias` | its message is queued if the alias is still active, else dropped (Erlang's aliases, OTP 24) |
 //!
 //! Trap state is read when the signal is handled, not when it was sent.
+//!
+//! Two more control nodes stand for signals without being `Signal`s (`message.rs`, `Kind`): a
+//! *request* is a `Monitor` and a message in one node (`Process::request`, a
+//! `gen_server::call`), and a *reply* is an `Alias` message to a monitor's reply alias
+//! (`Process::reply`), which ends that monitor as it passes (OTP's `reply_demonitor`).
 
 use crate::message::Msg;
 use crate::pid::{Pid, Ref};
