@@ -574,7 +574,7 @@ pub async fn call_timeout<G: GenServer>(
     if pid == me {
         return Err(CallError::CallingSelf);
     }
-    // OTP's `monitor(process, Pid, [{alias, demonitor}])` and the send, as one node: the
+    // `monitor(process, Pid, [{alias, reply_demonitor}])` and the send, as one node: the
     // monitor's reference is the reply's alias (`Process::request`).
     let (mark, mref, rest, receive) = current("gen_server::call", |p| {
         let mark = p.queue_mark();

@@ -106,48 +106,7 @@ fn link_vs_exit_tells_exactly_once() {
 /// with `Normal` or `Noproc`.
 #[test]
 fn monitor_vs_exit_downs_exactly_once() {
-    let seen = Seen::default();
-    let s = seen.clone();
-    model(move || {
-        let rt = std::sync::Arc::new(Runtime::loom_new(8));
-        let log: Log = Arc::default();
-        let (t, _) = rt.spawn(None, async {}, opts(false)).unwrap();
-        let a_log = log.clone();
-        rt.spawn(
-            None,
-            async move {
-                let mref = with_current(|p| p.monitor(t)).expect("in a process");
-                loop {
-                    let m = Receive::new(|_: &Msg| true, None).await.unwrap().unwrap();
-                    let d = m.downcast_ref::<Down>().expect("only a Down is sent to A");
-                    assert_eq!((d.monitor, d.pid), (mref, t));
-                    a_log.lock().push(describe(&m));
-                }
-            },
-            opts(false),
-        )
-        .unwrap();
-        let (t_task, a_task) = (next(&rt), next(&rt));
-        let turns = Turns::new();
-        let exiting = thread::spawn({
-            let (rt, turns) = (rt.clone(), turns.clone());
-            move || {
-                turns.step();
-                t_task.run();
-                rt.loom_grace_period(); // the worker's quiescent points after the poll
-            }
-        });
-        turns.step();
-        a_task.run();
-        exiting.join().unwrap();
-        run_all(&rt);
-
-        let log = log.lock().clone();
-        assert_eq!(log.len(), 1, "told {} times: {log:?}", log.len());
-        assert!(log[0] == "down Normal" || log[0] == "down Noproc", "{log:?}");
-        s.saw(log[0].clone());
-    });
-    seen.assert_saw(&["down Normal", "down Noproc"]);
+    watch_vs_exit_downs_exactly_once(|p, t| p.monitor(t));
 }
 
 /// `T` exits while `A` sends it a request (`Process::request`: a monitor and a message in one
@@ -159,6 +118,16 @@ fn monitor_vs_exit_downs_exactly_once() {
 /// exit found it in the mailbox and answered it: `exit.rs`, step 4).
 #[test]
 fn request_vs_exit_downs_exactly_once() {
+    watch_vs_exit_downs_exactly_once(|p, t| {
+        let (mref, rest) = p.request(t, "request");
+        assert!(rest.is_none(), "T's mailbox is not bounded");
+        mref
+    });
+}
+
+/// The two models above: `A` watches `T` with `watch` (which returns the monitor reference)
+/// while `T` exits, and must get exactly one `Down` for it, `Normal` or `Noproc`; both are seen.
+fn watch_vs_exit_downs_exactly_once(watch: fn(&spam_vm::Process, Pid) -> spam_vm::Ref) {
     let seen = Seen::default();
     let s = seen.clone();
     model(move || {
@@ -169,8 +138,7 @@ fn request_vs_exit_downs_exactly_once() {
         rt.spawn(
             None,
             async move {
-                let (mref, rest) = with_current(|p| p.request(t, "request")).expect("in a process");
-                assert!(rest.is_none(), "T's mailbox is not bounded");
+                let mref = with_current(|p| watch(p, t)).expect("in a process");
                 loop {
                     let m = Receive::new(|_: &Msg| true, None).await.unwrap().unwrap();
                     let d = m.downcast_ref::<Down>().expect("only a Down is sent to A");

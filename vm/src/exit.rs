@@ -15,8 +15,8 @@
 //!    finds the dead process (registry.rs has the race with `register`). No user code runs
 //!    after this point.
 //! 4. **Answer what raced in.** Signals pushed before the close: a `Link` is answered with an
-//!    exit signal `Noproc`, a `Monitor` (also the one a request carries) with a `Down` `Noproc`; an `Unlink` or `Demonitor` removes
-//!    its entry; the rest are dropped.
+//!    exit signal `Noproc`, a `Monitor` (also the one a request carries) with a `Down`
+//!    `Noproc`; an `Unlink` or `Demonitor` removes its entry; the rest are dropped.
 //! 5. **Tell.** Every linked process gets an exit signal with the reason, every watcher a
 //!    `Down`, and every process this one monitored a `Demonitor`. Each link and monitor was
 //!    either in the sets at step 3 or answered at step 4 or refused at push: told exactly once.

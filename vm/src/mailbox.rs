@@ -291,7 +291,8 @@ impl Batch {
     /// Reverses a newest-first batch ([`Mailbox::take_newest_first`]) into oldest-first order in
     /// place, in one pass that reads and writes each node's header once. Messages only come back
     /// as a list to splice onto the save queue whole; a batch holding a control node (a signal,
-    /// request or reply) comes back as an oldest-first batch, to file node by node. An empty batch is `Err` (empty).
+    /// request or reply) comes back as an oldest-first batch, to file node by node. An empty
+    /// batch is `Err` (empty).
     pub(crate) fn into_oldest_first(self) -> Result<Messages, Batch> {
         let newest = self.0;
         std::mem::forget(self);

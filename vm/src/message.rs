@@ -151,9 +151,9 @@ impl OwnedNode {
         debug_assert!(matches!(self.kind(), Kind::Request | Kind::Reply | Kind::ReplyDemonitored));
         let p = self.0.as_ptr();
         // SAFETY: a node of these kinds is only made by `Runtime::push_node`, whose contract is
-        // that its payload is then a
-        // `Tagged<T>`: `#[repr(C)]` with `pid` then `tag` (both plain `u64`s) at its start,
-        // whatever `T`. The fat pointer gives the payload's address for `T`'s alignment.
+        // that its payload is then a `Tagged<T>`: `#[repr(C)]` with `pid` then `tag` (both
+        // plain `u64`s) at its start, whatever `T`. The fat pointer gives the payload's address
+        // for `T`'s alignment; we own the node.
         unsafe {
             let payload = std::ptr::addr_of!((*((*p).to_fat)(p)).payload) as *const u8;
             let head = payload.cast::<Tagged<()>>();

@@ -22,7 +22,6 @@ use spam_scheduler::sync::Mutex;
 use spam_scheduler::{Handle, Held, Scheduler};
 use std::future::Future;
 
-/// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
 /// How [`Runtime::push_node`] went.
 pub(crate) enum Delivery<P> {
     /// In the receiver's mailbox, or gathered by the outbox for it.
@@ -35,6 +34,7 @@ pub(crate) enum Delivery<P> {
     Refused,
 }
 
+/// A process found by pid: pinned (any thread) or read in place (a worker inside a poll).
 pub(crate) enum Target<'a> {
     Pinned(crate::table::Pinned<'a>),
     /// Raw `TaskRef<Process>` pointer, valid until the current poll ends (table.rs, "The worker
@@ -397,8 +397,8 @@ impl Runtime {
     /// (as a signal is: it must not overtake the messages sent before it).
     ///
     /// # Safety
-    /// For a `Request`, `Reply` or `ReplyDemonitored` kind, `P` is a [`Tagged`](crate::Tagged) (the receiver
-    /// reads its head without knowing `T`: `OwnedNode::tagged_head`).
+    /// For a `Request`, `Reply` or `ReplyDemonitored` kind, `P` is a [`Tagged`](crate::Tagged)
+    /// (the receiver reads its head without knowing `T`: `OwnedNode::tagged_head`).
     #[inline(always)]
     pub(crate) unsafe fn push_node<P: Send + 'static>(&self, to: Pid, kind: Kind, payload: P) -> Delivery<P> {
         if kind != Kind::Message {
