@@ -823,11 +823,9 @@ pub async fn start_link<G: GenServer>(args: G::Args) -> Result<Server<G>, StartE
     start_opts(args, StartOpts { link: true, ..StartOpts::default() }).await
 }
 
-/// `init`'s outcome, from the new server to its starter.
-struct InitAck {
-    tag: Ref,
-    result: Result<(), StartError>,
-}
+/// `init`'s outcome, from the new server to its starter, as `Tagged<InitAck>` to the starter's
+/// alias (`Process::reply`).
+struct InitAck(Result<(), StartError>);
 
 /// Starts a server with options (link, name, init timeout) and waits for its `init`. A named
 /// server is registered before `init` runs; if `init` does not start it, the name is free again
@@ -855,9 +853,8 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
     let mark = current("gen_server::start", |p| p.queue_mark());
     // The acknowledgement goes to an alias, so one that races an init timeout is dropped.
     let tag = current("gen_server::start", |p| p.alias());
-    let ack = move |result: Result<(), StartError>| {
-        current("gen_server::start", |p| p.send_to_alias(parent, tag, InitAck { tag, result }))
-    };
+    let ack =
+        move |result: Result<(), StartError>| current("gen_server::start", |p| p.reply(parent, tag, InitAck(result)));
     let name = opts.name.clone();
     let linked = opts.link;
     let body = async move {
@@ -900,11 +897,8 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
         Err(SpawnError::TableFull) => return Err(StartError::Failed(Reason::SystemLimit)),
         Err(SpawnError::ShutDown) => return Err(StartError::Failed(Reason::Shutdown)),
     };
-    let is_ours = move |m: &Msg| {
-        m.downcast_ref::<InitAck>().is_some_and(|a| a.tag == tag)
-            || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref)
-    };
-    let is_ack = move |m: &Msg| m.downcast_ref::<InitAck>().is_some_and(|a| a.tag == tag);
+    let is_ack = move |m: &Msg| m.downcast_ref::<Tagged<InitAck>>().is_some_and(|a| a.tag == tag);
+    let is_ours = move |m: &Msg| is_ack(m) || m.downcast_ref::<Down>().is_some_and(|d| d.monitor == mref);
     let end = Undo::new(mref, Some(tag), mark, is_ack); // also if dropped mid-init
     let got = receive_match_timeout(is_ours, opts.timeout.unwrap_or(INFINITY)).await;
     drop(end);
@@ -914,8 +908,8 @@ pub async fn start_opts<G: GenServer>(args: G::Args, opts: StartOpts) -> Result<
         exit(pid, Reason::Kill);
         return Err(StartError::Timeout);
     };
-    match m.downcast::<InitAck>() {
-        Ok(ack) => ack.result.map(|()| Server::from_pid(pid)),
+    match m.downcast::<Tagged<InitAck>>() {
+        Ok(ack) => ack.value.0.map(|()| Server::from_pid(pid)),
         // Died before acknowledging (killed during init, say).
         Err(m) => Err(StartError::Failed(m.downcast::<Down>().map_or(Reason::Noproc, |d| d.reason))),
     }

@@ -85,7 +85,7 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
                 ext.monitored_by.remove(&mref);
             }
             // Reasons and alias messages may hold user values.
-            other @ (Signal::Exit { .. } | Signal::Down { .. } | Signal::Alias { .. }) => drop_value(other),
+            other @ (Signal::Exit { .. } | Signal::Down { .. }) => drop_value(other),
         }
     }
     // 5. Tell. (Most processes have no relations: skip the empty sets' iterators.)

@@ -152,8 +152,9 @@ impl Process {
         (tag, rest)
     }
 
-    /// Sends `value` to the alias `tag` of `to` as a [`Tagged`] message (`pid` = this process):
-    /// what `gen_server:reply` does. Received if the alias is still active when `to` handles
+    /// Sends `value` to the alias `tag` of `to` (made by [`Process::alias`] or
+    /// [`Process::request`]) as a [`Tagged`] message (`pid` = this process): what
+    /// `gen_server:reply` does. Received if the alias is still active when `to` handles
     /// it, dropped otherwise (and when `to` is dead). Never counted against a bounded mailbox.
     ///
     /// When `tag` is a [`Process::request`] monitor held on this process by `to` (a server

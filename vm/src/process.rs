@@ -360,17 +360,16 @@ impl Process {
         self.with_private(|p| p.save.push_back(node.into_msg()));
     }
 
-    /// A reply to an alias: queued if the alias is active, else dropped (as `Signal::Alias`).
+    /// A reply to an alias (`Process::reply`): queued if the alias is active, else dropped.
     /// A reply alias is active while its monitor is, and the monitor ends as the reply passes
     /// (`reply_demonitor`); unless the replier dropped its side already (`ReplyDemonitored`),
     /// the monitored process is told with a `Demonitor`, as `demonitor` would.
     fn file_reply(&self, mut node: OwnedNode) {
-        let (_, tag) = node.tagged_head();
-        let (active, tell) = if tag.is_reply_alias() {
-            match self.ext().monitors.remove(&tag) {
-                Some(target) => (true, (node.kind() == Kind::Reply).then_some(target)),
-                None => (false, None),
-            }
+        let ((_, tag), told) = (node.tagged_head(), node.kind() == Kind::ReplyDemonitored);
+        // The monitor this reply ends, if its alias is a monitor's.
+        let (active, ended) = if tag.is_reply_alias() {
+            let target = self.ext().monitors.remove(&tag);
+            (target.is_some(), target)
         } else {
             (self.ext().aliases.contains(&tag), None)
         };
@@ -380,11 +379,13 @@ impl Process {
         } else {
             spam_scheduler::contain::drop_value(node); // a late reply: a user value
         }
-        if let Some(target) = tell {
-            let _ = self.runtime().send_signal(target, Signal::Demonitor { mref: tag });
-        }
-        if active && tag.is_reply_alias() && self.traced(TraceFlags::LINKS) {
-            self.emit(Trace::Demonitor { mref: tag }); // as OTP's call, which demonitors then
+        if let Some(target) = ended {
+            if !told {
+                let _ = self.runtime().send_signal(target, Signal::Demonitor { mref: tag });
+            }
+            if self.traced(TraceFlags::LINKS) {
+                self.emit(Trace::Demonitor { mref: tag }); // as OTP's call, which demonitors then
+            }
         }
     }
 
@@ -504,13 +505,6 @@ impl Process {
                     spam_scheduler::contain::drop_value(reason); // as for a void exit signal
                 }
             }
-            Signal::Alias { alias, msg } => {
-                if self.ext().aliases.contains(&alias) {
-                    self.with_private(|p| p.save.push_back(msg));
-                } else {
-                    spam_scheduler::contain::drop_value(msg); // a late reply: a user value
-                }
-            }
         }
     }
 
@@ -549,7 +543,7 @@ impl Process {
     }
 
     /// Erlang's `alias()`: a new active alias of this process (messages sent to it with
-    /// [`Runtime::send_to_alias`] are received until [`Process::unalias`]).
+    /// [`Process::reply`] are received until [`Process::unalias`]).
     pub fn alias(&self) -> Ref {
         let r = Ref::make();
         self.ext().aliases.insert(r);

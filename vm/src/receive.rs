@@ -117,7 +117,7 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
     /// falls back to a full scan (`sync_cursor`).
     pub fn skip_queued(mut self, p: &Process) -> Self {
         p.with_private(|pv| {
-            self.cursor = Cursor { after: pv.save.tail(), count: pv.save.len(), removals: pv.removals };
+            self.cursor = Cursor::end_of(&pv.save, pv.removals);
         });
         self
     }
@@ -226,15 +226,15 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
             }
             taken.done.push_back(m);
         }
-        let (after, count) = (taken.done.tail(), taken.done.len());
+        // The rejected messages lead the queue put back, in place.
+        let rejected = Cursor::end_of(&taken.done, 0);
         drop(taken); // puts the queue back, bumping `removals`
         p.with_private(|pv| {
             if hit.is_some() {
                 pv.removals += 1;
                 self.cursor = Cursor::start(pv.removals);
             } else {
-                // The rejected messages lead the queue put back, in place.
-                self.cursor = Cursor { after, count, removals: pv.removals };
+                self.cursor = Cursor { removals: pv.removals, ..rejected };
             }
         });
         hit

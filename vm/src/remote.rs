@@ -236,11 +236,6 @@ impl Runtime {
             return Err(sig);
         };
         let me = crate::context::with_current_unchecked(|p| p.pid()).unwrap_or(Pid::UNDEFINED);
-        // An alias of a remote process: the node carries it as a plain send for now.
-        if let Signal::Alias { msg, .. } = sig {
-            d.send(Some(me), to, msg);
-            return Ok(());
-        }
         d.signal(to, to_remote(sig, me));
         Ok(())
     }
@@ -274,6 +269,5 @@ fn to_remote(sig: Signal, me: Pid) -> RemoteSignal {
         Signal::Monitor { from, mref } => RemoteSignal::Monitor { from, mref },
         Signal::Demonitor { mref } => RemoteSignal::Demonitor { from: me, mref },
         Signal::Down { from, mref, reason } => RemoteSignal::Down { from, mref, reason },
-        Signal::Alias { .. } => unreachable!("aliases are sent as messages (signal_remote), never delivered"),
     }
 }

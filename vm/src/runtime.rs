@@ -458,15 +458,6 @@ impl Runtime {
         }
     }
 
-    /// Sends `msg` to the alias `alias` of process `to`: received as an ordinary message if the
-    /// alias is still active when `to` handles it, dropped otherwise (and when `to` is dead).
-    pub fn send_to_alias<T: Send + 'static>(&self, to: Pid, alias: Ref, msg: T) {
-        let sig = Signal::Alias { alias, msg: Msg::system(msg) };
-        if let Err(sig) = self.send_signal(to, sig) {
-            spam_scheduler::contain::drop_value(sig); // dead: dropped, as a send to a dead pid
-        }
-    }
-
     /// Sends `msg` to `to` (a pid, or a name resolved when the timer fires) after `delay`.
     pub fn send_after<T: Send + 'static>(
         &self,

@@ -72,6 +72,11 @@ impl Cursor {
     pub(crate) fn start(removals: u64) -> Cursor {
         Cursor { removals, ..Cursor::START }
     }
+
+    /// The end of `queue` (after all its nodes), under `removals`.
+    pub(crate) fn end_of(queue: &SaveQueue, removals: u64) -> Cursor {
+        Cursor { after: queue.tail, count: queue.len, removals }
+    }
 }
 
 /// A message still in the queue, borrowed: derefs to [`Msg`].

@@ -13,16 +13,16 @@
 //! | `Link` / `Unlink` | adds / removes the sender in the receiver's link set |
 //! | `Monitor` / `Demonitor` | adds / removes the sender in `monitored_by` |
 //! | `Down` | becomes a [`Down`] message if the monitor is still active, else dropped |
-//! | `Alias` | its message is queued if the alias is still active, else dropped (Erlang's aliases, OTP 24) |
 //!
 //! Trap state is read when the signal is handled, not when it was sent.
 //!
-//! Two more control nodes stand for signals without being `Signal`s (`message.rs`, `Kind`): a
-//! *request* is a `Monitor` and a message in one node (`Process::request`, a
-//! `gen_server::call`), and a *reply* is an `Alias` message to a monitor's reply alias
-//! (`Process::reply`), which ends that monitor as it passes (OTP's `reply_demonitor`).
+//! Two more control nodes stand for signals without being `Signal`s (`message.rs`, `Kind`),
+//! filed by `Process::file`:
+//! | node | effect |
+//! |---|---|
+//! | request (`Process::request`, a `gen_server::call`) | the `Monitor` it carries, then its message |
+//! | reply (`Process::reply`: a message to an alias) | queued if the alias is still active, else dropped (Erlang's aliases, OTP 24); a monitor's reply alias ends that monitor as it passes (OTP's `reply_demonitor`) |
 
-use crate::message::Msg;
 use crate::pid::{Pid, Ref};
 use crate::reason::Reason;
 
@@ -52,12 +52,6 @@ pub(crate) enum Signal {
         from: Pid,
         mref: Ref,
         reason: Reason,
-    },
-    /// A message sent to one of the receiver's aliases: a signal, so the receiver checks the
-    /// alias when it handles it, in order with everything else from the same sender.
-    Alias {
-        alias: Ref,
-        msg: Msg,
     },
 }
 

@@ -480,16 +480,6 @@ impl Process {
         }
     }
 
-    /// Sends `msg` to the alias `alias` of `to` as this process ([`Runtime::send_to_alias`] with
-    /// the send hook).
-    #[inline]
-    pub fn send_to_alias<T: Send + 'static>(&self, to: Pid, alias: Ref, msg: T) {
-        if self.traced(TraceFlags::SEND) {
-            self.trace_sent(to, std::any::type_name::<T>());
-        }
-        self.runtime().send_to_alias(to, alias, msg);
-    }
-
     /// Reports a send of a `msg` to `to`: `send` to a live pid, else
     /// `send_to_non_existing_process` (`send_async` calls it once the message is in).
     #[cold]
