@@ -247,13 +247,18 @@ fn print_line(rt: Runtime, case: &Case, sched: usize, outcome: &Result<Sample, S
         Ok(s) => {
             let median = s.median_ns();
             let per_op = median as f64 / case.ops.max(1) as f64;
+            // The fastest run too: on a shared machine the median moves with the neighbours' load,
+            // the fastest run much less (what A/B comparisons of two builds should look at).
+            let fastest = s.runs_ns.iter().copied().min().unwrap_or(0);
             let mut line = format!(
-                "  {:<6} {:<16} S={sched:<2} {:>9} ns/{}  median {:>9.3} ms  checksum ok",
+                "  {:<6} {:<16} S={sched:<2} {:>9} ns/{}  median {:>9.3} ms  fastest {:>9} ns/{}  checksum ok",
                 rt.name(),
                 case.name,
                 report::fmt_ns(per_op),
                 case.op,
-                median as f64 / 1e6
+                median as f64 / 1e6,
+                report::fmt_ns(fastest as f64 / case.ops.max(1) as f64),
+                case.op,
             );
             if let Some(b) = s.peak_rss {
                 line += &format!("  peak RSS {:.1} MiB", b as f64 / (1024.0 * 1024.0));

@@ -22,25 +22,30 @@
 //!   block (see the protocol below). Empty pages go to a small global pool for the next heap.
 //!
 //! # The remote-free protocol (loom model: `loom-tests/tests/slab.rs`)
-//! A page's `remote` word is a stack of freed blocks, or the tag [`ABANDONED`].
-//! 1. Only a thread holding blocks of the page pushes onto `remote` (CAS, Release); each block
-//!    is pushed once per allocation (the block's holder owns it exclusively).
-//! 2. Only the owner swaps `remote` out (Acquire), while it owns the page: the blocks so taken are
-//!    the owner's again; `used` (owner-only) counts blocks handed out and not yet back.
-//! 3. Abandon (owner, once): `swap(ABANDONED)` takes the last remote blocks; the owner then adds
-//!    `used - taken` to `orphans`. A pusher that finds `ABANDONED` instead subtracts its batch's
-//!    count from `orphans`. Whichever operation brings `orphans` to exactly zero frees the page:
-//!    the sum of all subtractions is `used - taken`, so zero is reached once, by the last one.
+//! A page's `remote` word is a stack of freed blocks *with its length*, or the tag
+//! [`ABANDONED`]: the top block's offset in the page in the low 16 bits (0: empty; blocks start
+//! at [`HEADER`] or later, so never 0 or 1), the number of blocks on the stack above them
+//! ([`Remote`]). One word, so the count is exact whenever the stack is read.
+//! 1. Only a thread holding blocks of the page pushes onto `remote` (CAS, Release: its links,
+//!    then the new top and count); each block is pushed once per allocation (the block's
+//!    holder owns it exclusively).
+//! 2. Only the owner swaps `remote` out (Acquire), while it owns the page: the blocks so taken,
+//!    as many as the word says, are the owner's again; `used` (owner-only) counts blocks handed
+//!    out and not yet back. The owner never walks the stack it takes: with every block out back
+//!    (`count == used`) the page starts over from its first block; otherwise the stack, still
+//!    linked, *becomes* the local free list (which is empty whenever the owner looks: it
+//!    reclaims a page only once `pop` found nothing). Walking it pulled every block's line
+//!    across cores one dependent load at a time; popping it touches each line once, when the
+//!    block is reused, with the next one prefetched.
+//! 3. Abandon (owner, once): `swap(ABANDONED)` takes the last remote blocks (their count); the
+//!    owner then adds `used - taken` to `orphans`. A pusher that finds `ABANDONED` instead
+//!    subtracts its batch's count from `orphans`. Whichever operation brings `orphans` to
+//!    exactly zero frees the page: the sum of all subtractions is `used - taken`, so zero is
+//!    reached once, by the last one.
 //! 4. A page is freed by its owner only with `used == 0` (no block out, so no push in flight).
 //! 5. `owner` is written before the page's first block is handed out and never while one is out,
 //!    so a freer reads it plainly; heap ids are never reused, so a dead heap's pages are only
 //!    ever "remote".
-//! 6. `remote_n` counts blocks on `remote`: a pusher adds its batch's `n` after its CAS, the
-//!    owner subtracts what it takes. Say the stack holds `S` blocks and pushes of `P` blocks have
-//!    landed without their add yet: then `remote_n == S - P`. Since `S <= used`, reading
-//!    `remote_n == used` means `S == used` and `P == 0`: every block out is on the stack, no
-//!    push is in flight, and the owner may take the stack and reuse the page from its start
-//!    without walking the list.
 //!
 //! Under `--cfg spam_loom` (threads are not OS threads) and `--cfg spam_no_slab` (for valgrind
 //! and AddressSanitizer, which see only the global allocator's blocks) [`alloc`] and
@@ -66,6 +71,28 @@ const CLASSES: [usize; 20] =
     [16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024];
 /// `remote`'s tag once the owner has gone (protocol rule 3).
 pub const ABANDONED: usize = 1;
+
+/// A page's `remote` word, unpacked: the top block's offset in the page (0: none) and how many
+/// blocks the stack holds. `PAGE` is 2^16, so an offset fits the low 16 bits.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Remote {
+    top: usize,
+    count: usize,
+}
+
+const _: () = assert!(PAGE == 1 << 16 && HEADER > ABANDONED);
+
+impl Remote {
+    #[inline]
+    fn unpack(w: usize) -> Remote {
+        debug_assert_ne!(w, ABANDONED);
+        Remote { top: w & (PAGE - 1), count: w >> 16 }
+    }
+    #[inline]
+    fn pack(self) -> usize {
+        self.top | self.count << 16
+    }
+}
 /// Empty pages kept for new heaps (4 MiB); more are given back to the system.
 #[cfg(not(any(spam_loom, spam_no_slab)))]
 const POOL_MAX: usize = 64;
@@ -117,16 +144,27 @@ pub struct Page {
     /// Blocks handed out by the owner and not back with it (rule 2).
     used: Cell<usize>,
     _pad: [usize; 3],
-    /// Stack of blocks freed by other threads, or `ABANDONED` (rules 1–3).
+    /// Stack of blocks freed by other threads and its length ([`Remote`]), or `ABANDONED`
+    /// (rules 1–3).
     remote: AtomicUsize,
     /// After abandon: blocks still out, counted as in rule 3 (may dip below zero meanwhile).
     orphans: AtomicUsize,
-    /// Blocks pushed onto `remote` (added by pushers after their CAS) less those the owner took
-    /// (rule 6); wraps below zero while a pusher's add lags its CAS.
-    remote_n: AtomicUsize,
 }
 
 const _: () = assert!(std::mem::size_of::<Page>() <= HEADER);
+
+/// Starts loading `p`'s line into this core's cache (no effect on what the program computes;
+/// nothing where the target has no prefetch instruction).
+#[inline(always)]
+fn prefetch(p: *const Block) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
 
 /// The page holding `block`.
 #[inline]
@@ -152,7 +190,6 @@ impl Page {
                 _pad: [0; 3],
                 remote: AtomicUsize::new(0),
                 orphans: AtomicUsize::new(0),
-                remote_n: AtomicUsize::new(0),
             })
         };
         p
@@ -163,8 +200,10 @@ impl Page {
     fn pop(&self) -> Option<NonNull<u8>> {
         let b = self.free.get();
         let out = if !b.is_null() {
-            // SAFETY: blocks on the owner's list are free and linked by the owner (rule 2).
-            self.free.set(unsafe { (*b).next });
+            // SAFETY: blocks on the owner's list are free and linked (rule 2).
+            let next = unsafe { (*b).next };
+            self.free.set(next);
+            prefetch(next); // the next allocation's line: often last written on another core
             b as *mut u8
         } else if self.bump.get() + self.size <= PAGE {
             let b = (self as *const Page as *mut u8).wrapping_add(self.bump.get());
@@ -202,36 +241,42 @@ impl Page {
         }
     }
 
-    /// Owner: moves the remote list onto the local one (rule 2). Returns how many came back.
-    /// When the count says every block out is back (rule 6), the list is dropped unwalked: the
-    /// page starts over from its bump pointer (a flood's pages come back whole, and walking their
-    /// blocks would pull every line of the page across cores for nothing).
+    /// The block at `offset` in this page.
+    #[inline]
+    fn at(&self, offset: usize) -> *mut Block {
+        (self as *const Page as *mut u8).wrapping_add(offset) as *mut Block
+    }
+
+    /// Owner: takes the remote stack back (rule 2), without walking it. Returns how many blocks
+    /// came back.
     pub fn reclaim(&self) -> usize {
         if self.remote.load(Relaxed) == 0 {
             return 0;
         }
-        let used = self.used.get();
-        if self.remote_n.load(Acquire) == used {
-            self.remote.swap(0, Acquire);
-            self.remote_n.fetch_sub(used, Relaxed);
-            self.count_back(used);
-            return used;
+        // Acquire: the pushers' links (written before their Release CAS) are visible.
+        let Remote { top, count } = Remote::unpack(self.remote.swap(0, Acquire));
+        if count == self.used.get() {
+            // Every block is back: the page starts over (`count_back`), the list unread.
+            self.count_back(count);
+            return count;
         }
-        let mut b = self.remote.swap(0, Acquire) as *mut Block;
-        let mut n = 0;
-        while !b.is_null() {
-            // SAFETY: the swap made these blocks ours; their links were written before the
-            // pushers' Release CAS that our Acquire swap synchronises with.
-            let next = unsafe { (*b).next };
-            // SAFETY: as above.
-            unsafe { (*b).next = self.free.get() };
-            self.free.set(b);
-            b = next;
-            n += 1;
+        let top = self.at(top);
+        if !self.free.get().is_null() {
+            // Blocks on the local list too (not on `alloc_slow`'s path, which reclaims a page
+            // after `pop` found nothing): put the stack in front of them.
+            let mut tail = top;
+            // SAFETY: the swap made the stack's blocks ours, linked and ending in null (rule 1).
+            unsafe {
+                while !(*tail).next.is_null() {
+                    tail = (*tail).next;
+                }
+                (*tail).next = self.free.get();
+            }
         }
-        self.remote_n.fetch_sub(n, Relaxed);
-        self.count_back(n);
-        n
+        self.free.set(top);
+        prefetch(top);
+        self.count_back(count);
+        count
     }
 
     /// Blocks handed out and not back with the owner.
@@ -248,18 +293,19 @@ impl Page {
     pub unsafe fn push_remote(page: *const Page, head: *mut u8, tail: *mut u8, n: usize) -> bool {
         // SAFETY: the page is alive while any of its blocks is out (rules 3, 4); we hold n.
         let pg = unsafe { &*page };
+        let top = head as usize - page as usize;
         let mut cur = pg.remote.load(Relaxed);
         loop {
             if cur == ABANDONED {
                 return pg.orphans.fetch_sub(n, AcqRel) == n;
             }
+            let below = Remote::unpack(cur);
+            let next = if below.top == 0 { ptr::null_mut() } else { pg.at(below.top) };
             // SAFETY: the tail block is ours until the CAS publishes it.
-            unsafe { (*(tail as *mut Block)).next = cur as *mut Block };
-            match pg.remote.compare_exchange_weak(cur, head as usize, Release, Relaxed) {
-                Ok(_) => {
-                    pg.remote_n.fetch_add(n, Release); // rule 6
-                    return false;
-                }
+            unsafe { (*(tail as *mut Block)).next = next };
+            let new = Remote { top, count: below.count + n }.pack();
+            match pg.remote.compare_exchange_weak(cur, new, Release, Relaxed) {
+                Ok(_) => return false,
                 Err(actual) => cur = actual,
             }
         }
@@ -285,13 +331,7 @@ impl Page {
     pub unsafe fn abandon(page: *const Page) -> bool {
         // SAFETY: we own the page; its owner fields are ours.
         let pg = unsafe { &*page };
-        let mut b = pg.remote.swap(ABANDONED, AcqRel) as *mut Block;
-        let mut back = 0;
-        while !b.is_null() {
-            // SAFETY: taken by the swap, as in `reclaim`.
-            b = unsafe { (*b).next };
-            back += 1;
-        }
+        let back = Remote::unpack(pg.remote.swap(ABANDONED, AcqRel)).count;
         let out = pg.used.get() - back;
         // `orphans` counts down from zero (wrapping) as pushers find the tag; adding what is
         // still out lands on zero exactly when nothing is.
@@ -776,8 +816,9 @@ mod tests {
         assert_eq!(h.classes[1].pages.len(), 1);
     }
 
-    /// Rule 6: a partial return is walked (and counted off `remote_n`); once every block out is
-    /// back, the count says so and the page starts over at its first block, in address order.
+    /// Rule 2: a partial return becomes the free list as it came (its blocks are the next ones
+    /// handed out, no new page); once every block out is back, the count says so and the page
+    /// starts over at its first block, in address order.
     #[test]
     fn remote_counts_stay_true_over_partial_and_whole_returns() {
         let mut owner = Heap::new();
@@ -798,12 +839,16 @@ mod tests {
         give(blocks[..BATCH + 1].to_vec());
         // SAFETY: the owner's page, on the owner's thread.
         let pg = unsafe { &*page };
-        assert_eq!((pg.reclaim(), pg.used()), (BATCH + 1, 2 * BATCH - 1), "walked: blocks still out");
-        assert_eq!(pg.remote_n.load(Relaxed), 0);
+        assert_eq!((pg.reclaim(), pg.used()), (BATCH + 1, 2 * BATCH - 1), "taken: blocks still out");
+        assert_eq!(pg.remote.load(Relaxed), 0);
         let again: Vec<usize> = (0..BATCH + 1).map(|_| owner.alloc(1).as_ptr() as usize).collect();
+        let (mut a, mut b) = (again.clone(), blocks[..BATCH + 1].to_vec());
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "the blocks given back are handed out again, each once");
         give(blocks[BATCH + 1..].iter().chain(&again).copied().collect());
         assert_eq!((pg.reclaim(), pg.used()), (3 * BATCH, 0), "every block back: counted, not walked");
-        assert_eq!(pg.remote_n.load(Relaxed), 0);
+        assert_eq!(pg.remote.load(Relaxed), 0);
         assert_eq!(owner.alloc(1).as_ptr() as usize, first, "the page starts over at its first block");
     }
 

@@ -244,7 +244,7 @@ fn reverse(mut top: *mut NodeHeader) -> (*mut NodeHeader, usize, bool) {
         unsafe {
             let next = (*top).next;
             (*top).next = prev;
-            control |= (*top).kind.is_control();
+            control |= (*top).kind().is_control();
             prev = top;
             top = next;
         }

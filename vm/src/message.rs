@@ -2,9 +2,10 @@
 //! the owned, dynamically typed message a process receives.
 //!
 //! A node is `#[repr(C)] Node<T> { NodeHeader, T }`. The mailbox links `NodeHeader`s (thin
-//! pointers). `SlabBox<Node<T>>` unsizes to `SlabBox<Node<dyn Payload>>` at the same address, and the
-//! header keeps a monomorphised `to_fat` function that rebuilds that fat pointer from the thin
-//! one, so a message costs exactly one allocation and `downcast` moves the value out of it.
+//! pointers). `SlabBox<Node<T>>` unsizes to `SlabBox<Node<dyn Payload>>` at the same address,
+//! and the header points to its type's `NodeVt`, whose monomorphised `to_fat` rebuilds that fat
+//! pointer from the thin one, so a message costs exactly one allocation and `downcast` moves the
+//! value out of it.
 //! Nodes come from the runtime's own allocator (`spam_scheduler::slab`), never from the
 //! program's global one: a node freed by its receiver goes back to its sender's page in batches.
 
@@ -74,13 +75,58 @@ pub struct Tagged<T> {
     pub value: T,
 }
 
+/// A node's header: two words, so a node with a payload of up to 16 bytes fits a 32-byte
+/// block, and one with none (or a `()`-like marker) a 16-byte block: a flooded mailbox moves
+/// half the cache lines it moved with a three-word header.
 #[repr(C)]
 pub(crate) struct NodeHeader {
     /// Next node in the mailbox stack. Written by the pushing thread before the node is
     /// published (Release CAS), read by the consumer after its Acquire swap.
     pub(crate) next: *mut NodeHeader,
-    pub(crate) kind: Kind,
+    /// The payload type's [`NodeVt`] (a `'static`, so aligned to 8) with the node's [`Kind`] in
+    /// the low three bits.
+    meta: usize,
+}
+
+/// What a node needs to know of its payload's type, one `'static` per type.
+struct NodeVt {
     to_fat: unsafe fn(*mut NodeHeader) -> *mut Node<dyn Payload>,
+}
+
+/// The low bits of `NodeHeader::meta` that hold the kind (`NodeVt` is aligned to 8).
+const KIND_BITS: usize = 0b111;
+const _: () = assert!(std::mem::align_of::<NodeVt>() > KIND_BITS && (Kind::ReplyDemonitored as usize) <= KIND_BITS);
+
+/// `NodeVt` of `T`.
+struct VtOf<T>(std::marker::PhantomData<T>);
+
+impl<T: Any + Send> VtOf<T> {
+    const VT: &'static NodeVt = &NodeVt { to_fat: to_fat::<T> };
+}
+
+impl NodeHeader {
+    #[inline]
+    fn new<T: Any + Send>(kind: Kind) -> NodeHeader {
+        NodeHeader { next: std::ptr::null_mut(), meta: VtOf::<T>::VT as *const NodeVt as usize | kind as usize }
+    }
+    #[inline]
+    pub(crate) fn kind(&self) -> Kind {
+        // SAFETY: the low bits hold a `Kind` (`new`, `set_kind`); `Kind` is `repr(u8)`.
+        unsafe { std::mem::transmute::<u8, Kind>((self.meta & KIND_BITS) as u8) }
+    }
+    #[inline]
+    fn set_kind(&mut self, kind: Kind) {
+        self.meta = (self.meta & !KIND_BITS) | kind as usize;
+    }
+    /// The fat pointer to the node `p` heads.
+    ///
+    /// # Safety
+    /// `p` is a live node's header.
+    #[inline]
+    unsafe fn to_fat(p: *mut NodeHeader) -> *mut Node<dyn Payload> {
+        // SAFETY: the caller's node; `meta` less the kind is the `&'static NodeVt` of its type.
+        unsafe { ((*(((*p).meta & !KIND_BITS) as *const NodeVt)).to_fat)(p) }
+    }
 }
 
 #[repr(C)]
@@ -102,10 +148,7 @@ unsafe impl Send for OwnedNode {}
 
 impl OwnedNode {
     pub(crate) fn new<T: Any + Send>(kind: Kind, payload: T) -> OwnedNode {
-        let b = SlabBox::new(Node {
-            header: NodeHeader { next: std::ptr::null_mut(), kind, to_fat: to_fat::<T> },
-            payload,
-        });
+        let b = SlabBox::new(Node { header: NodeHeader::new::<T>(kind), payload });
         OwnedNode(SlabBox::into_raw(b).cast())
     }
     pub(crate) fn message<T: Any + Send>(payload: T) -> OwnedNode {
@@ -134,17 +177,17 @@ impl OwnedNode {
     }
     pub(crate) fn kind(&self) -> Kind {
         // SAFETY: we own a live node.
-        unsafe { self.0.as_ref().kind }
+        unsafe { self.0.as_ref().kind() }
     }
     fn into_fat(self) -> SlabBox<Node<dyn Payload>> {
         let p = self.into_raw().as_ptr();
         // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
         // allocation made by `SlabBox::new` with that type (unsized in place).
-        unsafe { SlabBox::from_raw(NonNull::new_unchecked(((*p).to_fat)(p))) }
+        unsafe { SlabBox::from_raw(NonNull::new_unchecked(NodeHeader::to_fat(p))) }
     }
     pub(crate) fn set_kind(&mut self, kind: Kind) {
         // SAFETY: we own the node; nobody else reads its header.
-        unsafe { (*self.0.as_ptr()).kind = kind };
+        unsafe { (*self.0.as_ptr()).set_kind(kind) };
     }
     /// A [`Tagged`] node's `pid` and `tag`.
     pub(crate) fn tagged_head(&self) -> (Pid, Ref) {
@@ -155,7 +198,7 @@ impl OwnedNode {
         // plain `u64`s) at its start, whatever `T`. The fat pointer gives the payload's address
         // for `T`'s alignment; we own the node.
         unsafe {
-            let payload = std::ptr::addr_of!((*((*p).to_fat)(p)).payload) as *const u8;
+            let payload = std::ptr::addr_of!((*NodeHeader::to_fat(p)).payload) as *const u8;
             let head = payload.cast::<Tagged<()>>();
             ((*head).pid, (*head).tag)
         }
@@ -179,7 +222,7 @@ impl Drop for OwnedNode {
     fn drop(&mut self) {
         let p = self.0.as_ptr();
         // SAFETY: as in `into_fat`; this is the last use of the pointer.
-        drop(unsafe { SlabBox::from_raw(NonNull::new_unchecked(((*p).to_fat)(p))) });
+        drop(unsafe { SlabBox::from_raw(NonNull::new_unchecked(NodeHeader::to_fat(p))) });
     }
 }
 
@@ -219,7 +262,7 @@ impl Msg {
     }
     /// `true` if `send` made it (it counts against a bounded mailbox).
     pub(crate) fn is_sent(&self) -> bool {
-        self.0.header.kind == Kind::Message
+        self.0.header.kind() == Kind::Message
     }
     /// The name of the message's Rust type (`std::any::type_name`), as trace events show it.
     /// Read from the payload's vtable: no per-message cost.
