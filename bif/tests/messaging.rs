@@ -241,6 +241,53 @@ fn gathered_messages_arrive_before_a_later_signal_from_the_same_sender() {
     assert_eq!(reason, Reason::Normal);
 }
 
+/// The outbox gathers one chain per receiver for many receivers at once (`vm/src/outbox.rs`):
+/// a poll that spreads runs over more receivers than it keeps chains for (so chains are evicted
+/// and pushed mid-poll), then sends each an exit signal, delivers every message exactly once,
+/// in order per pair (DESIGN Semantics 1), and each receiver's messages before the signal.
+#[test]
+fn interleaved_runs_to_many_receivers_arrive_whole_in_pair_order_before_a_later_signal() {
+    const RECEIVERS: usize = 300; // more than the outbox's 128 slots
+    const ROUNDS: u32 = 50;
+    let reason = vm().run(async {
+        let me = self_pid();
+        let receivers: Vec<spam::Pid> = (0..RECEIVERS)
+            .map(|r| {
+                // Linked: a failed check in one ends the test instead of hanging it.
+                spam::spawn_link(async move {
+                    spam::trap_exit(true);
+                    send(me, "ready");
+                    for i in 0..ROUNDS {
+                        let m = receive().await;
+                        assert_eq!(m.downcast::<u32>().ok(), Some(i), "receiver {r}: a message lost or reordered");
+                    }
+                    let e = receive().await.downcast::<spam::Exit>().expect("the exit signal, last");
+                    assert_eq!(e.reason, Reason::Shutdown);
+                    send(me, r);
+                })
+            })
+            .collect();
+        for _ in 0..RECEIVERS {
+            let _: &str = recv().await;
+        }
+        // One poll: round robin, then a signal to each.
+        for i in 0..ROUNDS {
+            for &r in &receivers {
+                send(r, i);
+            }
+        }
+        for &r in &receivers {
+            spam::exit(r, Reason::Shutdown);
+        }
+        let mut done = vec![false; RECEIVERS];
+        for _ in 0..RECEIVERS {
+            let r: usize = recv().await;
+            assert!(!std::mem::replace(&mut done[r], true), "receiver {r} reported twice");
+        }
+    });
+    assert_eq!(reason, Reason::Normal);
+}
+
 /// A message to oneself is in one's own mailbox at once (Erlang: `self() ! a, receive a -> ok
 /// after 0 -> timeout end` gives `ok`), even in the middle of a run of sends that the outbox
 /// gathers for another receiver.
