@@ -185,8 +185,15 @@ pub(crate) fn limit(timeout: Duration) -> Option<Duration> {
     (timeout != Duration::MAX).then_some(timeout)
 }
 
-fn into<T: 'static>(m: Msg) -> T {
-    m.downcast::<T>().unwrap_or_else(|_| unreachable!("matched by type"))
+/// The value of a message that a typed receive's predicate matched (each tests `is::<T>()` or
+/// `downcast_ref::<T>()` before it accepts a message), without testing the type again.
+///
+/// # Safety
+/// `m` holds a `T`.
+unsafe fn into<T: 'static>(m: Msg) -> T {
+    debug_assert!(m.is::<T>(), "matched by type");
+    // SAFETY: per the contract.
+    unsafe { m.downcast_unchecked::<T>() }
 }
 
 /// Receives the next message, whatever its type, in arrival order (Erlang `receive X -> X end`).
@@ -285,7 +292,9 @@ pub async fn recv<T: Send + 'static>() -> T {
     if let Some(v) = spam_vm::receive::take_front_as::<T>() {
         return v;
     }
-    into(received("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await).expect("no deadline"))
+    let m = received("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await).expect("no deadline");
+    // SAFETY: the predicate accepted it as a `T`.
+    unsafe { into(m) }
 }
 
 /// The first message of type `T`, or `None` once `timeout` has passed.
@@ -302,7 +311,8 @@ pub async fn recv<T: Send + 'static>() -> T {
 /// ```
 pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
     let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), limit(timeout)).await;
-    received("recv_timeout", r).map(into)
+    // SAFETY: the predicate accepted it as a `T`.
+    received("recv_timeout", r).map(|m| unsafe { into(m) })
 }
 
 /// The first message of type `T` for which `pred` is true: a typed selective receive, for
@@ -323,7 +333,9 @@ pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
 /// ```
 pub async fn recv_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool + Unpin) -> T {
     let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None).await;
-    into(received("recv_match", r).expect("no deadline"))
+    let m = received("recv_match", r).expect("no deadline");
+    // SAFETY: the predicate accepted it as a `T` (`downcast_ref` succeeded).
+    unsafe { into(m) }
 }
 
 /// [`recv_match`] with a timeout: `None` once `timeout` has passed. The way to wait for a reply
@@ -347,5 +359,6 @@ pub async fn recv_match_timeout<T: Send + 'static>(
     timeout: Duration,
 ) -> Option<T> {
     let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), limit(timeout)).await;
-    received("recv_match_timeout", r).map(into)
+    // SAFETY: the predicate accepted it as a `T` (`downcast_ref` succeeded).
+    received("recv_match_timeout", r).map(|m| unsafe { into(m) })
 }

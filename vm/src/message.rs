@@ -321,11 +321,14 @@ impl Msg {
         // SAFETY: just checked.
         Ok(unsafe { self.downcast_unchecked() })
     }
-    /// Takes the value out, its type known.
+    /// Takes the value out, its type known (a typed receive whose predicate tested it: the
+    /// type test, a virtual call, is not made twice).
     ///
     /// # Safety
     /// The message holds a `T` (`is::<T>()`).
-    pub(crate) unsafe fn downcast_unchecked<T: Any>(self) -> T {
+    #[doc(hidden)]
+    #[inline]
+    pub unsafe fn downcast_unchecked<T: Any>(self) -> T {
         let raw = SlabBox::into_raw(self.0).cast::<Node<T>>();
         // SAFETY: the payload's TypeId is T's, so the allocation was made as `SlabBox<Node<T>>`
         // (unsizing keeps address and layout); we own it.
