@@ -137,7 +137,7 @@ impl Sizes {
 
     fn check(&self) -> Result<(), String> {
         let mut n = self.skynet_n;
-        while n > 1 && n % 10 == 0 {
+        while n > 1 && n.is_multiple_of(10) {
             n /= 10;
         }
         if n != 1 {

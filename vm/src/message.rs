@@ -88,8 +88,11 @@ pub(crate) struct NodeHeader {
     meta: usize,
 }
 
-/// What a node needs to know of its payload's type, one `'static` per type.
+/// What a node needs to know of its payload's type, one `'static` per type: its `TypeId` (a
+/// type test is a compare, no virtual call) and how to rebuild the fat pointer (for drop glue,
+/// the layout and the type's name).
 struct NodeVt {
+    type_id: TypeId,
     to_fat: unsafe fn(*mut NodeHeader) -> *mut Node<dyn Payload>,
 }
 
@@ -101,7 +104,7 @@ const _: () = assert!(std::mem::align_of::<NodeVt>() > KIND_BITS && (Kind::Reply
 struct VtOf<T>(std::marker::PhantomData<T>);
 
 impl<T: Any + Send> VtOf<T> {
-    const VT: &'static NodeVt = &NodeVt { to_fat: to_fat::<T> };
+    const VT: &'static NodeVt = &NodeVt { type_id: TypeId::of::<T>(), to_fat: to_fat::<T> };
 }
 
 impl NodeHeader {
@@ -118,6 +121,11 @@ impl NodeHeader {
     fn set_kind(&mut self, kind: Kind) {
         self.meta = (self.meta & !KIND_BITS) | kind as usize;
     }
+    #[inline]
+    fn vt(&self) -> &'static NodeVt {
+        // SAFETY: `meta` less the kind is a `&'static NodeVt` (`new`).
+        unsafe { &*((self.meta & !KIND_BITS) as *const NodeVt) }
+    }
     /// The fat pointer to the node `p` heads.
     ///
     /// # Safety
@@ -125,7 +133,7 @@ impl NodeHeader {
     #[inline]
     unsafe fn to_fat(p: *mut NodeHeader) -> *mut Node<dyn Payload> {
         // SAFETY: the caller's node; `meta` less the kind is the `&'static NodeVt` of its type.
-        unsafe { ((*(((*p).meta & !KIND_BITS) as *const NodeVt)).to_fat)(p) }
+        unsafe { ((*p).vt().to_fat)(p) }
     }
 }
 
@@ -179,12 +187,6 @@ impl OwnedNode {
         // SAFETY: we own a live node.
         unsafe { self.0.as_ref().kind() }
     }
-    fn into_fat(self) -> SlabBox<Node<dyn Payload>> {
-        let p = self.into_raw().as_ptr();
-        // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
-        // allocation made by `SlabBox::new` with that type (unsized in place).
-        unsafe { SlabBox::from_raw(NonNull::new_unchecked(NodeHeader::to_fat(p))) }
-    }
     pub(crate) fn set_kind(&mut self, kind: Kind) {
         // SAFETY: we own the node; nobody else reads its header.
         unsafe { (*self.0.as_ptr()).set_kind(kind) };
@@ -206,12 +208,12 @@ impl OwnedNode {
     /// Into a received message.
     pub(crate) fn into_msg(self) -> Msg {
         debug_assert!(!self.kind().is_control());
-        Msg(self.into_fat())
+        Msg(self)
     }
     /// Into the signal it carries.
     pub(crate) fn into_signal(self) -> Signal {
         debug_assert_eq!(self.kind(), Kind::Signal);
-        let m = Msg(self.into_fat());
+        let m = Msg(self);
         debug_assert!(m.is::<Signal>());
         // SAFETY: a node of kind `Signal` is only made by `OwnedNode::signal`.
         unsafe { m.downcast_unchecked::<Signal>() }
@@ -221,17 +223,16 @@ impl OwnedNode {
 impl Drop for OwnedNode {
     fn drop(&mut self) {
         let p = self.0.as_ptr();
-        // SAFETY: as in `into_fat`; this is the last use of the pointer.
+        // SAFETY: `to_fat` was recorded for this node's real payload type, and we own the
+        // allocation made by `SlabBox::new` with that type (unsized in place); this is the last
+        // use of the pointer.
         drop(unsafe { SlabBox::from_raw(NonNull::new_unchecked(NodeHeader::to_fat(p))) });
     }
 }
 
-/// A received message: any `Send + 'static` value, typed at run time.
-pub struct Msg(SlabBox<Node<dyn Payload>>);
-
-// SAFETY: the payload is `Send`; the header's raw `next` pointer is dead once the node has left
-// its mailbox (nothing reads it through a `Msg`), and the header's other fields are plain data.
-unsafe impl Send for Msg {}
+/// A received message: any `Send + 'static` value, typed at run time. A thin pointer to its
+/// node: a type test reads the header, and only a drop or `type_name` rebuilds the fat pointer.
+pub struct Msg(OwnedNode);
 
 impl Msg {
     /// Wraps a value as a message (what `send` does; handy in tests).
@@ -246,7 +247,7 @@ impl Msg {
     }
     /// Gives the node up, as a thin pointer to its header (for the save queue's links).
     pub(crate) fn into_node(self) -> NonNull<NodeHeader> {
-        SlabBox::into_raw(self.0).cast()
+        self.0.into_raw()
     }
     /// Takes a node back from [`Msg::into_node`] (or a mailbox) as a message.
     ///
@@ -262,7 +263,7 @@ impl Msg {
     }
     /// `true` if `send` made it (it counts against a bounded mailbox).
     pub(crate) fn is_sent(&self) -> bool {
-        self.0.header.kind() == Kind::Message
+        self.0.kind() == Kind::Message
     }
     /// The name of the message's Rust type (`std::any::type_name`), as trace events show it.
     /// Read from the payload's vtable: no per-message cost.
@@ -272,7 +273,9 @@ impl Msg {
     /// assert_eq!(spam::Msg::new(String::new()).type_name(), "alloc::string::String");
     /// ```
     pub fn type_name(&self) -> &'static str {
-        self.0.payload.type_name()
+        let p = self.0 .0.as_ptr();
+        // SAFETY: our live node; the fat pointer is its own (`NodeHeader::to_fat`).
+        unsafe { (*NodeHeader::to_fat(p)).payload.type_name() }
     }
     /// `true` if the message holds a `T`.
     ///
@@ -282,7 +285,8 @@ impl Msg {
     /// assert!(m.is::<&str>() && !m.is::<String>());
     /// ```
     pub fn is<T: Any>(&self) -> bool {
-        (&self.0.payload as &dyn Any).type_id() == TypeId::of::<T>()
+        // SAFETY: our live node.
+        unsafe { self.0 .0.as_ref() }.vt().type_id == TypeId::of::<T>()
     }
     /// Borrows the value if it is a `T`.
     ///
@@ -293,7 +297,9 @@ impl Msg {
     /// assert_eq!(m.downcast_ref::<f32>(), None);
     /// ```
     pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
-        (&self.0.payload as &dyn Any).downcast_ref::<T>()
+        // SAFETY: the node holds a `T` (just tested), so it is a `Node<T>` (`repr(C)`, allocated
+        // as one); borrowed for as long as `self`.
+        self.is::<T>().then(|| unsafe { &(*self.0 .0.cast::<Node<T>>().as_ptr()).payload })
     }
     /// Mutably borrows the value if it is a `T`.
     ///
@@ -304,7 +310,8 @@ impl Msg {
     /// assert_eq!(m.downcast::<Vec<u8>>().ok(), Some(vec![1, 2]));
     /// ```
     pub fn downcast_mut<T: Any>(&mut self) -> Option<&mut T> {
-        (&mut self.0.payload as &mut dyn Any).downcast_mut::<T>()
+        // SAFETY: as in `downcast_ref`, borrowed mutably for as long as `self`.
+        self.is::<T>().then(|| unsafe { &mut (*self.0 .0.cast::<Node<T>>().as_ptr()).payload })
     }
     /// Takes the value out if it is a `T`; gives the message back otherwise.
     ///
@@ -329,7 +336,7 @@ impl Msg {
     #[doc(hidden)]
     #[inline]
     pub unsafe fn downcast_unchecked<T: Any>(self) -> T {
-        let raw = SlabBox::into_raw(self.0).cast::<Node<T>>();
+        let raw = self.0.into_raw().cast::<Node<T>>();
         // SAFETY: the payload's TypeId is T's, so the allocation was made as `SlabBox<Node<T>>`
         // (unsizing keeps address and layout); we own it.
         let node = unsafe { SlabBox::from_raw(raw) };
@@ -352,6 +359,32 @@ impl fmt::Debug for Msg {
 #[cfg(all(test, not(spam_loom)))]
 mod tests {
     use super::*;
+
+    /// A type test reads the `TypeId` in the node's `NodeVt`, and a borrow casts the thin pointer:
+    /// right for values of every alignment and size, for look-alike types (same layout, other
+    /// type), and the owned value is dropped once, with the message.
+    #[test]
+    fn type_tests_and_borrows_through_the_thin_pointer() {
+        fn check<T: Any + Send + PartialEq + fmt::Debug + Clone>(value: T) {
+            let mut m = Msg::new(value.clone());
+            assert!(m.is::<T>() && !m.is::<[u8; 3]>());
+            assert_eq!(m.downcast_ref::<T>(), Some(&value));
+            assert!(m.downcast_mut::<T>().is_some());
+            assert_eq!(m.type_name(), std::any::type_name::<T>());
+            assert_eq!(m.downcast::<T>().ok(), Some(value));
+        }
+        check(u128::MAX - 1);
+        check(());
+        check(String::from("owned"));
+        check(7u8);
+        #[derive(Debug, Clone, PartialEq)]
+        struct LikeU64(u64);
+        let m = Msg::new(LikeU64(5));
+        assert!(!m.is::<u64>() && m.downcast_ref::<u64>().is_none());
+        let drops = std::sync::Arc::new(());
+        drop(Msg::new(drops.clone()));
+        assert_eq!(std::sync::Arc::strong_count(&drops), 1, "dropped once, with the message");
+    }
 
     /// `tagged_head` reads `pid` and `tag` whatever the value's type: of higher alignment than
     /// the head (the payload then starts later in the node), zero-sized, or owning memory; and
