@@ -190,6 +190,7 @@ pub(crate) fn limit(timeout: Duration) -> Option<Duration> {
 ///
 /// # Safety
 /// `m` holds a `T`.
+#[inline]
 unsafe fn into<T: 'static>(m: Msg) -> T {
     debug_assert!(m.is::<T>(), "matched by type");
     // SAFETY: per the contract.
