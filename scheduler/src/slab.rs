@@ -18,14 +18,17 @@
 //!   thread it joins that thread's *pending batch* for the page; the batch (up to
 //!   [`BATCH`] blocks of one page) is pushed onto the page's atomic `remote` list with one CAS.
 //!   The owner takes the whole remote list with one swap when its local list runs dry.
+//! - **Which page next** (`Heap::alloc_slow`): one whose blocks are all back (it starts over, in
+//!   address order), else a fresh one while the class has fewer than `FRESH_PAGES`, else
+//!   whatever came back.
 //! - **Thread exit**: the heap *abandons* its pages; each is freed by whoever returns its last
 //!   block (see the protocol below). Empty pages go to a small global pool for the next heap.
 //!
 //! # The remote-free protocol (loom model: `loom-tests/tests/slab.rs`)
 //! A page's `remote` word is a stack of freed blocks *with its length*, or the tag
 //! [`ABANDONED`]: the top block's offset in the page in the low 16 bits (0: empty; blocks start
-//! at [`HEADER`] or later, so never 0 or 1), the number of blocks on the stack above them
-//! ([`Remote`]). One word, so the count is exact whenever the stack is read.
+//! at `HEADER` or later, so never 0 or 1), the number of blocks on the stack above them
+//! (`Remote`). One word, so the count is exact whenever the stack is read.
 //! 1. Only a thread holding blocks of the page pushes onto `remote` (CAS, Release: its links,
 //!    then the new top and count); each block is pushed once per allocation (the block's
 //!    holder owns it exclusively).
@@ -279,6 +282,15 @@ impl Page {
         count
     }
 
+    /// Owner: every block handed out is back (none out, or all on the remote stack), so a
+    /// `reclaim` would start the page over.
+    #[inline]
+    fn all_back(&self) -> bool {
+        let used = self.used.get();
+        let w = self.remote.load(Relaxed);
+        used == 0 || (w != 0 && Remote::unpack(w).count == used)
+    }
+
     /// Blocks handed out and not back with the owner.
     pub fn used(&self) -> usize {
         self.used.get()
@@ -448,6 +460,10 @@ unsafe impl Send for Heap {}
 /// Pages searched for free blocks before a new one is taken.
 const SEARCH: usize = 8;
 
+/// Pages of a class a heap takes fresh before it reuses partly returned ones
+/// (`Heap::alloc_slow`, step 2).
+const FRESH_PAGES: usize = 4;
+
 impl Default for Heap {
     fn default() -> Self {
         Self::new()
@@ -482,12 +498,37 @@ impl Heap {
         let c = &mut self.classes[class];
         // SAFETY: every page in `c.pages` (and `current`) is owned by this heap and alive.
         let page = |p: *mut Page| unsafe { &*p };
+        let n = c.pages.len();
+        // 1. A page with every block back starts over and hands blocks out in address order.
+        if !c.current.is_null() && page(c.current).all_back() {
+            page(c.current).reclaim();
+            if let Some(b) = page(c.current).pop() {
+                return b;
+            }
+        }
+        for _ in 0..n.min(SEARCH) {
+            c.cursor = (c.cursor + 1) % n;
+            let p = c.pages[c.cursor];
+            if p != c.current && page(p).all_back() {
+                page(p).reclaim();
+                if let Some(b) = page(p).pop() {
+                    c.current = p;
+                    return b;
+                }
+            }
+        }
+        // 2. While the class has few pages, a fresh one rather than a partly returned one's
+        //    free list, which other threads' frees leave scattered over the page: a sender whose
+        //    receivers lag a little would otherwise allocate every node through a miss.
+        if n < FRESH_PAGES {
+            return self.fresh(class);
+        }
+        // 3. Whatever came back.
         if !c.current.is_null() && page(c.current).reclaim() > 0 {
             if let Some(b) = page(c.current).pop() {
                 return b;
             }
         }
-        let n = c.pages.len();
         for _ in 0..n.min(SEARCH) {
             c.cursor = (c.cursor + 1) % n;
             let p = c.pages[c.cursor];
@@ -500,6 +541,12 @@ impl Heap {
                 return b;
             }
         }
+        self.fresh(class)
+    }
+
+    /// A block of a fresh page, which becomes the class's current one.
+    fn fresh(&mut self, class: usize) -> NonNull<u8> {
+        let c = &mut self.classes[class];
         let p = pages::take(self.id, CLASSES[class]).as_ptr();
         c.pages.push(p);
         c.current = p;
@@ -877,6 +924,38 @@ mod tests {
             owner.alloc(1);
         }
         assert_eq!(owner.classes[1].pages.len(), 1, "all blocks reused, no second page");
+    }
+
+    /// `alloc_slow`: a page with one block still out is passed over for a fresh page while the
+    /// class has few pages (its free list would be scattered); once every block is back, the
+    /// page is used again from its first block, before any new page is taken.
+    #[test]
+    fn a_wholly_returned_page_is_preferred_to_a_partly_returned_one() {
+        let mut owner = Heap::new();
+        let per_page = (PAGE - HEADER) / CLASSES[1];
+        let blocks: Vec<usize> = (0..per_page).map(|_| owner.alloc(1).as_ptr() as usize).collect();
+        let first = blocks[0];
+        let give = |bs: Vec<usize>| {
+            std::thread::spawn(move || {
+                let mut other = Heap::new();
+                for b in bs {
+                    // SAFETY: each block handed over once.
+                    unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
+                }
+            })
+            .join()
+            .unwrap()
+        };
+        give(blocks[1..].to_vec()); // all but the first: partly returned
+        owner.alloc(1);
+        assert_eq!(owner.classes[1].pages.len(), 2, "a fresh page, not the scattered free list");
+        give(vec![first]); // now every block of the first page is back
+        let rest = per_page - 1; // the fresh page's other blocks
+        for _ in 0..rest {
+            owner.alloc(1);
+        }
+        assert_eq!(owner.alloc(1).as_ptr() as usize, first, "the whole page starts over, in address order");
+        assert_eq!(owner.classes[1].pages.len(), 2);
     }
 
     #[test]
