@@ -433,6 +433,35 @@ struct Class {
     cursor: usize,
 }
 
+impl Class {
+    /// A block of the current page, else of the next of up to [`SEARCH`] other pages, among
+    /// those `take` accepts (their remote frees reclaimed first); the page it came from
+    /// becomes current.
+    fn reuse(&mut self, take: impl Fn(&Page) -> bool) -> Option<NonNull<u8>> {
+        // SAFETY: every page in `pages` (and `current`) is owned by this heap and alive.
+        let page = |p: *mut Page| unsafe { &*p };
+        if !self.current.is_null() && take(page(self.current)) {
+            page(self.current).reclaim();
+            if let Some(b) = page(self.current).pop() {
+                return Some(b);
+            }
+        }
+        let n = self.pages.len();
+        for _ in 0..n.min(SEARCH) {
+            self.cursor = (self.cursor + 1) % n;
+            let p = self.pages[self.cursor];
+            if p != self.current && take(page(p)) {
+                page(p).reclaim();
+                if let Some(b) = page(p).pop() {
+                    self.current = p;
+                    return Some(b);
+                }
+            }
+        }
+        None
+    }
+}
+
 /// A non-owner's gathered frees: up to `BATCH` blocks of one page.
 struct Pending {
     page: *mut Page,
@@ -496,48 +525,16 @@ impl Heap {
             self.id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         let c = &mut self.classes[class];
-        // SAFETY: every page in `c.pages` (and `current`) is owned by this heap and alive.
-        let page = |p: *mut Page| unsafe { &*p };
-        let n = c.pages.len();
         // 1. A page with every block back starts over and hands blocks out in address order.
-        if !c.current.is_null() && page(c.current).all_back() {
-            page(c.current).reclaim();
-            if let Some(b) = page(c.current).pop() {
-                return b;
-            }
-        }
-        for _ in 0..n.min(SEARCH) {
-            c.cursor = (c.cursor + 1) % n;
-            let p = c.pages[c.cursor];
-            if p != c.current && page(p).all_back() {
-                page(p).reclaim();
-                if let Some(b) = page(p).pop() {
-                    c.current = p;
-                    return b;
-                }
-            }
+        if let Some(b) = c.reuse(Page::all_back) {
+            return b;
         }
         // 2. While the class has few pages, a fresh one rather than a partly returned one's
         //    free list, which other threads' frees leave scattered over the page: a sender whose
         //    receivers lag a little would otherwise allocate every node through a miss.
-        if n < FRESH_PAGES {
-            return self.fresh(class);
-        }
-        // 3. Whatever came back.
-        if !c.current.is_null() && page(c.current).reclaim() > 0 {
-            if let Some(b) = page(c.current).pop() {
-                return b;
-            }
-        }
-        for _ in 0..n.min(SEARCH) {
-            c.cursor = (c.cursor + 1) % n;
-            let p = c.pages[c.cursor];
-            if p == c.current {
-                continue;
-            }
-            page(p).reclaim();
-            if let Some(b) = page(p).pop() {
-                c.current = p;
+        // 3. Then whatever came back.
+        if c.pages.len() >= FRESH_PAGES {
+            if let Some(b) = c.reuse(|_| true) {
                 return b;
             }
         }
@@ -839,6 +836,20 @@ impl<T: ?Sized> std::ops::DerefMut for SlabBox<T> {
 mod tests {
     use super::*;
 
+    /// Another thread's heap frees `blocks` (each handed over once) and drops, flushing its
+    /// pending batch.
+    fn free_elsewhere(blocks: Vec<usize>) {
+        std::thread::spawn(move || {
+            let mut other = Heap::new();
+            for b in blocks {
+                // SAFETY: each block handed over once.
+                unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
+            }
+        })
+        .join()
+        .unwrap()
+    }
+
     #[test]
     fn classes_fit_their_layouts_and_alignments() {
         for size in 1..=MAX_BLOCK {
@@ -872,18 +883,7 @@ mod tests {
         let blocks: Vec<usize> = (0..3 * BATCH).map(|_| owner.alloc(1).as_ptr() as usize).collect();
         let first = blocks[0];
         let page = owner.classes[1].current;
-        let give = |bs: Vec<usize>| {
-            std::thread::spawn(move || {
-                let mut other = Heap::new();
-                for b in bs {
-                    // SAFETY: each block handed over once.
-                    unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
-                }
-            })
-            .join()
-            .unwrap()
-        };
-        give(blocks[..BATCH + 1].to_vec());
+        free_elsewhere(blocks[..BATCH + 1].to_vec());
         // SAFETY: the owner's page, on the owner's thread.
         let pg = unsafe { &*page };
         assert_eq!((pg.reclaim(), pg.used()), (BATCH + 1, 2 * BATCH - 1), "taken: blocks still out");
@@ -893,7 +893,7 @@ mod tests {
         a.sort_unstable();
         b.sort_unstable();
         assert_eq!(a, b, "the blocks given back are handed out again, each once");
-        give(blocks[BATCH + 1..].iter().chain(&again).copied().collect());
+        free_elsewhere(blocks[BATCH + 1..].iter().chain(&again).copied().collect());
         assert_eq!((pg.reclaim(), pg.used()), (3 * BATCH, 0), "every block back: counted, not walked");
         assert_eq!(pg.remote.load(Relaxed), 0);
         assert_eq!(owner.alloc(1).as_ptr() as usize, first, "the page starts over at its first block");
@@ -906,16 +906,7 @@ mod tests {
         let blocks: Vec<usize> = (0..per_page).map(|_| owner.alloc(1).as_ptr() as usize).collect();
         assert_eq!(owner.classes[1].pages.len(), 1);
         let page = owner.classes[1].current;
-        std::thread::spawn(move || {
-            let mut other = Heap::new();
-            for b in blocks {
-                // SAFETY: each block handed over once.
-                unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
-            }
-            // `other` drops here: its pending batch is flushed.
-        })
-        .join()
-        .unwrap();
+        free_elsewhere(blocks);
         // SAFETY: the owner's page.
         assert_eq!(unsafe { (*page).reclaim() }, per_page);
         // SAFETY: as above.
@@ -935,21 +926,10 @@ mod tests {
         let per_page = (PAGE - HEADER) / CLASSES[1];
         let blocks: Vec<usize> = (0..per_page).map(|_| owner.alloc(1).as_ptr() as usize).collect();
         let first = blocks[0];
-        let give = |bs: Vec<usize>| {
-            std::thread::spawn(move || {
-                let mut other = Heap::new();
-                for b in bs {
-                    // SAFETY: each block handed over once.
-                    unsafe { other.free(NonNull::new(b as *mut u8).unwrap()) };
-                }
-            })
-            .join()
-            .unwrap()
-        };
-        give(blocks[1..].to_vec()); // all but the first: partly returned
+        free_elsewhere(blocks[1..].to_vec()); // all but the first: partly returned
         owner.alloc(1);
         assert_eq!(owner.classes[1].pages.len(), 2, "a fresh page, not the scattered free list");
-        give(vec![first]); // now every block of the first page is back
+        free_elsewhere(vec![first]); // now every block of the first page is back
         let rest = per_page - 1; // the fresh page's other blocks
         for _ in 0..rest {
             owner.alloc(1);

@@ -183,9 +183,13 @@ impl OwnedNode {
     pub(crate) unsafe fn from_raw(p: NonNull<NodeHeader>) -> OwnedNode {
         OwnedNode(p)
     }
-    pub(crate) fn kind(&self) -> Kind {
+    #[inline]
+    fn header(&self) -> &NodeHeader {
         // SAFETY: we own a live node.
-        unsafe { self.0.as_ref().kind() }
+        unsafe { self.0.as_ref() }
+    }
+    pub(crate) fn kind(&self) -> Kind {
+        self.header().kind()
     }
     pub(crate) fn set_kind(&mut self, kind: Kind) {
         // SAFETY: we own the node; nobody else reads its header.
@@ -285,8 +289,7 @@ impl Msg {
     /// assert!(m.is::<&str>() && !m.is::<String>());
     /// ```
     pub fn is<T: Any>(&self) -> bool {
-        // SAFETY: our live node.
-        unsafe { self.0 .0.as_ref() }.vt().type_id == TypeId::of::<T>()
+        self.0.header().vt().type_id == TypeId::of::<T>()
     }
     /// Borrows the value if it is a `T`.
     ///
