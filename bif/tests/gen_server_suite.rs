@@ -1342,6 +1342,68 @@ async fn poll_once<F: Future + Unpin>(fut: &mut F) -> bool {
     std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx).is_ready())).await
 }
 
+/// Rule 2 as `process_info` shows it (checked in erl: a caller blocked in `gen_server:call`
+/// lists `{process, Server}` in its `monitors`, and the server lists the caller in its
+/// `monitored_by`, until the reply). With two calls pending at once (a `select` of two: the
+/// first call's monitor goes in the caller's call slot, the second in its `Ext`,
+/// `vm/src/call_slot.rs`) both show, and each reply ends its own. A caller killed mid-call
+/// leaves no monitor on the server (its exit demonitors what the slot held).
+#[test]
+fn pending_calls_are_monitors_in_process_info_until_the_reply_or_the_callers_exit_rule_2() {
+    run("pending calls in process_info", async {
+        let (a, b) = (start_probe(cfg()).await, start_probe(cfg()).await);
+        let me = self_pid();
+        let monitoring = |p: Pid| {
+            let mut v: Vec<Pid> = process_info(p).map_or(vec![], |i| i.monitors.iter().map(|m| m.1).collect());
+            v.sort();
+            v
+        };
+        let watchers = |p: Pid| process_info(p).map_or(vec![], |i| i.monitored_by);
+        let mut first = Box::pin(gen_server::call(a, Req::Hold));
+        assert!(!poll_once(&mut first).await);
+        assert_eq!(next_ev().await, Ev::Call("hold"));
+        let mut second = Box::pin(gen_server::call(b, Req::Hold));
+        assert!(!poll_once(&mut second).await);
+        assert_eq!(next_ev().await, Ev::Call("hold"));
+        let mut both = vec![pid_of(a), pid_of(b)];
+        both.sort();
+        assert_eq!(monitoring(me), both, "two pending calls, two monitors");
+        assert_eq!((watchers(pid_of(a)), watchers(pid_of(b))), (vec![me], vec![me]));
+        // The second call's monitor (in `Ext`) ends first, then the first's (in the slot).
+        assert_eq!(gen_server::call(b, Req::ReleaseHeld(2)).await, Ok(Rep::Ok));
+        assert_eq!(second.await, Ok(Rep::N(2)));
+        assert_eq!((monitoring(me), watchers(pid_of(b))), (vec![pid_of(a)], vec![]));
+        assert_eq!(gen_server::call(a, Req::ReleaseHeld(1)).await, Ok(Rep::Ok));
+        assert_eq!(first.await, Ok(Rep::N(1)));
+        assert_eq!((monitoring(me), watchers(pid_of(a))), (vec![], vec![]));
+
+        let caller = spawn(async move {
+            let _ = gen_server::call(a, Req::Hold).await;
+        });
+        assert_eq!(next_ev().await, Ev::Call("hold"));
+        assert_eq!(monitoring(caller), vec![pid_of(a)], "seen from another process");
+        assert_eq!(watchers(pid_of(a)), vec![caller]);
+        exit(caller, Reason::Kill);
+        let gone = |what: &'static str| async move {
+            let end = Instant::now() + wait();
+            while !watchers(pid_of(a)).is_empty() {
+                assert!(Instant::now() < end, "{what}: its monitor stayed on the server");
+                sleep(ms(1)).await;
+            }
+        };
+        gone("a caller killed mid-call").await;
+        // A call future leaked mid-call runs no clean-up of its own: the exit ends the monitor.
+        spawn(async move {
+            let mut call = Box::pin(gen_server::call(a, Req::Hold));
+            let _ = poll_once(&mut call).await;
+            std::mem::forget(call);
+        });
+        assert_eq!(next_ev().await, Ev::Call("hold"));
+        gone("a caller that leaked its call and returned").await;
+        assert_clean("pending calls").await;
+    });
+}
+
 /// Rules 2 and 4 for a call future dropped mid-call (a `select` whose other branch won): it
 /// leaves no monitor, and a reply (or the server's `Down`) that comes after the drop is
 /// dropped.

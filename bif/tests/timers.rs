@@ -169,3 +169,53 @@ fn receive_deadlines_sharing_the_process_timer_each_expire_at_their_own_time() {
         assert_eq!(recv::<Option<u8>>().await, Some(2), "woken at 50 ms, kept waiting");
     });
 }
+
+/// Erlang's `receive .. after T` waits *at least* T, and a message that does not match does
+/// not end the wait. A wait of a second or more takes its deadline from the coarse clock
+/// (`vm/src/clock.rs`), and a receive polled again asks the timer thread whether its deadline
+/// has passed instead of reading the clock (`vm/src/receive.rs`, "Timeouts"): neither may
+/// expire it early. Both a plain receive and a `gen_server::call` to a server that never
+/// replies are timed; the waits run side by side.
+#[test]
+fn a_long_timeout_never_expires_early_even_when_woken_by_other_messages() {
+    use spam::gen_server::{self, CallError, CallResult, GenServer, Init, ReplyTo};
+    use std::time::Instant;
+    struct Mute;
+    impl GenServer for Mute {
+        type Args = ();
+        type Call = ();
+        type Reply = ();
+        type Cast = ();
+        async fn init(_: ()) -> Init<Self> {
+            Init::ok(Mute)
+        }
+        async fn handle_call(&mut self, _: (), _: ReplyTo<()>) -> CallResult<()> {
+            CallResult::noreply()
+        }
+    }
+    const T: Duration = Duration::from_millis(1200);
+    run(async {
+        let me = self_pid();
+        let receiver = spawn(async move {
+            let t0 = Instant::now();
+            let got = receive_match_timeout(|m: &Msg| m.is::<u64>(), T).await;
+            send(me, ("receive", got.is_none(), t0.elapsed() >= T));
+        });
+        spawn(async move {
+            let server = gen_server::start::<Mute>(()).await.expect("start");
+            let t0 = Instant::now();
+            let got = gen_server::call_timeout(server, (), T).await;
+            send(me, ("call", got == Err(CallError::Timeout), t0.elapsed() >= T));
+        });
+        // Wakes the receive again and again, up to its end, with messages it does not take.
+        let mut done = Vec::new();
+        while done.len() < 2 {
+            match spam::recv_timeout::<(&str, bool, bool)>(T / 40).await {
+                Some(r) => done.push(r),
+                None => send(receiver, 0u8),
+            }
+        }
+        done.sort();
+        assert_eq!(done, [("call", true, true), ("receive", true, true)]);
+    });
+}

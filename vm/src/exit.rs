@@ -60,6 +60,10 @@ pub(crate) fn exit(proc: &Process, reason: Reason) {
     proc.disarm();
     // 3. Name, and take the relation sets.
     let mut ext = proc.ext.lock().take().unwrap_or_default();
+    if let Some((mref, target)) = proc.call.owner_get() {
+        proc.call.clear();
+        ext.monitors.insert(mref, target); // a pending call's monitor (`call_slot.rs`)
+    }
     let name = ext.name.take();
     if let Some(name) = &name {
         rt.registry.remove(name, me);

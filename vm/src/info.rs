@@ -251,6 +251,14 @@ impl Runtime {
             None => 0,
         };
         drop(ext);
+        // A pending call's monitor, if it is in the call slot rather than in `Ext`.
+        if let Some(call) = proc.call.read() {
+            s.monitors += 1;
+            if lists {
+                l.monitors.push(call);
+                l.monitors.sort_unstable();
+            }
+        }
         s.memory = task.cell_size() + 16 + ext_bytes + queue_len * 32;
         (s, l)
     }

@@ -8,6 +8,8 @@
 //! (`exit.rs`).
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
+pub mod call_slot;
+mod clock;
 pub mod context;
 pub mod error;
 mod exit;

@@ -81,7 +81,7 @@ impl Process {
     /// With `flush`, a `Down` of this monitor already in the queue is removed too; either way no
     /// `Down` for it is received afterwards (an in-flight one is dropped when handled).
     pub fn demonitor(&self, mref: Ref, flush: bool) -> bool {
-        let target = self.ext().take_monitor(mref);
+        let target = self.take_monitor(mref);
         if let Some(t) = target {
             let _ = self.runtime().send_signal(t, Signal::Demonitor { mref });
             if self.traced(TraceFlags::LINKS) {
@@ -116,7 +116,11 @@ impl Process {
     /// [`SendAsync`](crate::SendAsync).
     pub fn request<T: Send + 'static>(&self, to: Pid, value: T) -> (Ref, Option<Tagged<T>>) {
         let tag = Ref::make_reply_alias();
-        self.ext().monitors.insert(tag, to);
+        if self.call.owner_get().is_none() {
+            self.call.set(tag, to); // one call at a time, as a rule: no lock (`call_slot.rs`)
+        } else {
+            self.ext().monitors.insert(tag, to);
+        }
         if self.traced(TraceFlags::LINKS) {
             self.emit(Trace::Monitor { target: to, mref: tag });
         }

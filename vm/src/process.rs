@@ -14,6 +14,7 @@
 //! - `trace`: the trace flags, written under the `ext` lock (by `Runtime::trace`, anyone),
 //!   read without it by the process's own hooks (`trace.rs`).
 
+use crate::call_slot::CallSlot;
 use crate::context::CurrentGuard;
 use crate::mailbox::Mailbox;
 use crate::message::{Kind, Msg, OwnedNode};
@@ -173,13 +174,6 @@ pub(crate) struct Ext {
     pub(crate) parent: Option<Pid>,
 }
 
-impl Ext {
-    /// Removes the monitor `mref` this process holds; returns the monitored pid if it was active.
-    pub(crate) fn take_monitor(&mut self, mref: Ref) -> Option<Pid> {
-        self.monitors.remove(&mref)
-    }
-}
-
 /// State only the process itself touches, inside its own poll.
 #[derive(Default)]
 pub(crate) struct Private {
@@ -192,7 +186,8 @@ pub(crate) struct Private {
     pub(crate) marks: u64,
     /// Set when a handled signal decided that the process dies. Once set it stays set until the
     /// process future takes it at the end of the poll: a user `catch_unwind` cannot cancel it.
-    pub(crate) pending_exit: Option<Reason>,
+    /// Boxed: rare, and a `Reason` is three words.
+    pub(crate) pending_exit: Option<Box<Reason>>,
     /// The process's shared receive timer (`receive.rs`, "Timeouts"); boxed, so a process that
     /// never waits with a deadline pays one word for it.
     pub(crate) armed: Option<Box<Armed>>,
@@ -201,7 +196,7 @@ pub(crate) struct Private {
 /// A wake of the process at `at` through `waker`: the timer that every receive waiting with a
 /// deadline at or after `at`, under the same waker, relies on (`receive.rs`, "Timeouts").
 pub(crate) struct Armed {
-    pub(crate) at: std::time::Instant,
+    pub(crate) at: crate::timer::Deadline,
     pub(crate) id: crate::timer::TimerId,
     pub(crate) waker: std::task::Waker,
 }
@@ -239,6 +234,9 @@ pub struct Process {
     pub(crate) queue_len: AtomicUsize,
     private: UnsafeCell<Private>,
     pub(crate) ext: Mutex<Option<Box<Ext>>>,
+    /// The monitor of its pending call, if one is there rather than in `Ext::monitors`
+    /// (`call_slot.rs`): written by the process alone, without the `ext` lock.
+    pub(crate) call: CallSlot,
 }
 
 // (loom's atomics are bigger, and cache lines do not matter to a model.)
@@ -269,6 +267,7 @@ impl Process {
             reductions: AtomicU64::new(0),
             queue_len: AtomicUsize::new(0),
             ext: Mutex::new(ext),
+            call: CallSlot::default(),
             private: UnsafeCell::new(Private::default()),
             bound: capacity.map(|c| {
                 Box::new(Bound {
@@ -296,6 +295,15 @@ impl Process {
     pub(crate) fn with_private<R>(&self, f: impl FnOnce(&mut Private) -> R) -> R {
         // SAFETY: per the contract above, this is the only live access to `private`.
         self.private.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// Removes the monitor `mref` this process holds, from its call slot or from `Ext`;
+    /// returns the monitored pid if it was active. Owner only.
+    pub(crate) fn take_monitor(&self, mref: Ref) -> Option<Pid> {
+        if let Some(pid) = self.call.take(mref) {
+            return Some(pid);
+        }
+        self.ext.lock().as_mut().and_then(|e| e.monitors.remove(&mref))
     }
 
     /// The `ext` lock, allocating `Ext` on first use.
@@ -368,7 +376,7 @@ impl Process {
         let ((_, tag), told) = (node.tagged_head(), node.kind() == Kind::ReplyDemonitored);
         // The monitor this reply ends, if its alias is a monitor's.
         let (active, ended) = if tag.is_reply_alias() {
-            let target = self.ext().monitors.remove(&tag);
+            let target = self.take_monitor(tag);
             (target.is_some(), target)
         } else {
             (self.ext().aliases.contains(&tag), None)
@@ -444,7 +452,7 @@ impl Process {
     fn set_exit(&self, reason: Reason) {
         self.with_private(|p| {
             if p.pending_exit.is_none() {
-                p.pending_exit = Some(reason);
+                p.pending_exit = Some(Box::new(reason));
             }
         });
     }
@@ -454,7 +462,7 @@ impl Process {
     }
 
     pub(crate) fn take_pending_exit(&self) -> Option<Reason> {
-        self.with_private(|p| p.pending_exit.take())
+        self.with_private(|p| p.pending_exit.take()).map(|r| *r)
     }
 
     /// Applies one signal, as tabled in `signal.rs`. Owner only.
@@ -498,7 +506,7 @@ impl Process {
                 self.ext().monitored_by.remove(&mref);
             }
             Signal::Down { from, mref, reason } => {
-                let active = self.ext().take_monitor(mref).is_some();
+                let active = self.take_monitor(mref).is_some();
                 if active {
                     self.with_private(|p| p.save.push_back(Msg::system(Down { monitor: mref, pid: from, reason })));
                 } else {

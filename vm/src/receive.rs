@@ -40,10 +40,11 @@
 //! up to 5 s), so a receive does not insert and cancel a timer of its own each time. A process
 //! keeps one *shared* timer (`Private::armed`: a wake at `at` through a waker). A receive that
 //! is about to wait until `d`:
-//! 1. relies on the shared timer if it is still pending (`at > now`), fires no later than `d`
-//!    (`at <= d`) and wakes the same task (`Waker::will_wake`): it is polled at `at` at the
-//!    latest, and then checks again;
-//! 2. arms the shared timer at `d` if there is none pending (`at <= now`: fired, or about to);
+//! 1. relies on the shared timer if it is still pending (`!Timers::passed(at)`: the timer
+//!    thread has not yet fired the timers due by `at`), fires no later than `d` (`at <= d`) and
+//!    wakes the same task (`Waker::will_wake`): it is polled at `at` at the latest, and then
+//!    checks again;
+//! 2. arms the shared timer at `d` if there is none pending (fired, or firing);
 //! 3. otherwise takes a timer of its own, cancelled when it is dropped (the old rule).
 //!
 //! A pending shared timer is never cancelled or replaced while a receive may rely on it, only
@@ -51,6 +52,15 @@
 //! The cost is one spurious wake per process per deadline period, where a receive completed
 //! before its deadline; a receive treats any wake as a reason to look again.
 //!
+//! **The clock is read once per receive that waits, at most.** The deadline is fixed when the
+//! receive first has to wait (`Timers::deadline_after`: a long wait reads the cheap coarse
+//! clock, `clock.rs`), and a receive polled again with nothing for it asks the timer service
+//! whether its deadline has passed (`Timers::passed`), instead of reading the clock. The
+//! answer is "yes" exactly once the timer thread has fired the timers due by `d`, which it does
+//! no earlier than `d`, so a receive never times out early; and a receive that finds its
+//! deadline not yet passed is still woken by a timer due by `d` (rules 1–3), so it never
+//! waits past it. A zero timeout times out at once, without a clock read.
+
 //! # Fairness
 //! Each message received charges one reduction (`spam_scheduler::budget`). With the budget
 //! spent, a receive yields once (wakes itself and returns `Pending`), which puts the process at
@@ -61,7 +71,7 @@ use crate::error::{NotInProcess, SendError};
 use crate::message::Msg;
 use crate::process::Process;
 use crate::save::{Cursor, SaveQueue};
-use crate::timer::TimerId;
+use crate::timer::{Deadline, TimerId};
 use spam_scheduler::budget;
 use spam_scheduler::sync::atomic::Ordering::*;
 use std::collections::VecDeque;
@@ -69,7 +79,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::Waker;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits for the first message matching the predicate, or the timeout.
 pub struct Receive<P> {
@@ -90,7 +100,7 @@ enum Limit {
     Forever,
     /// Not yet waited: the deadline is this long after the receive first has to wait.
     After(Duration),
-    At(Instant),
+    At(Deadline),
 }
 
 impl<P: FnMut(&Msg) -> bool> Receive<P> {
@@ -138,36 +148,24 @@ impl<P: FnMut(&Msg) -> bool> Receive<P> {
                 }
                 continue;
             }
-            let now = match self.limit {
+            let d = match self.limit {
                 Limit::Forever => None,
-                limit => {
-                    let now = Instant::now();
-                    let d = match limit {
-                        Limit::At(d) => Some(d),
-                        _ => self.start_limit(now),
-                    };
-                    match d {
-                        Some(d) if now >= d => return Poll::Ready(None),
-                        Some(d) => Some((d, now)),
-                        None => None,
-                    }
+                Limit::At(d) if p.runtime().timers.passed(d) => return Poll::Ready(None),
+                Limit::At(d) => Some(d),
+                Limit::After(t) if t.is_zero() => return Poll::Ready(None),
+                Limit::After(t) => {
+                    let d = p.runtime().timers.deadline_after(t);
+                    self.limit = d.map_or(Limit::Forever, Limit::At);
+                    d
                 }
             };
             if p.mailbox.set_waiting() {
-                if let (Some((d, now)), None) = (now, self.timer) {
-                    self.timer = arm(p, d, now, cx.waker());
+                if let (Some(d), None) = (d, self.timer) {
+                    self.timer = arm(p, d, cx.waker());
                 }
                 return Poll::Pending;
             }
         }
-    }
-
-    /// The first wait: the deadline is the timeout from `now` (none if that overflows).
-    fn start_limit(&mut self, now: Instant) -> Option<Instant> {
-        let Limit::After(t) = self.limit else { unreachable!("started once") };
-        let d = now.checked_add(t);
-        self.limit = d.map_or(Limit::Forever, Limit::At);
-        d
     }
 
     /// Scans the save queue from where the last scan stopped; removes and returns the first match.
@@ -304,23 +302,24 @@ fn room_freed(b: &crate::process::Bound) {
 /// Makes sure the process is woken by `d` (module doc, "Timeouts"); returns the receive's own
 /// timer if it needs one (rule 3).
 #[inline(never)]
-fn arm(p: &Process, d: Instant, now: Instant, waker: &Waker) -> Option<TimerId> {
+fn arm(p: &Process, d: Deadline, waker: &Waker) -> Option<TimerId> {
     enum Rule {
         Rely,
         Arm,
         Own,
     }
-    let rule = p.with_private(|pv| match &pv.armed {
-        Some(a) if a.at > now && a.at <= d && a.waker.will_wake(waker) => Rule::Rely,
-        Some(a) if a.at > now => Rule::Own,
-        _ => Rule::Arm,
-    });
     let timers = &p.runtime().timers;
+    let rule = p.with_private(|pv| match &pv.armed {
+        Some(a) if timers.passed(a.at) => Rule::Arm,
+        Some(a) if a.at <= d && a.waker.will_wake(waker) => Rule::Rely,
+        Some(_) => Rule::Own,
+        None => Rule::Arm,
+    });
     match rule {
         Rule::Rely => None,
-        Rule::Own => Some(timers.wake_at(d, waker.clone())),
+        Rule::Own => Some(timers.wake_by(d, waker.clone())),
         Rule::Arm => {
-            let id = timers.wake_at(d, waker.clone());
+            let id = timers.wake_by(d, waker.clone());
             // The one it replaces has fired, or fires now: nothing to cancel. Its box is reused;
             // its waker is dropped outside the private state (a drop may run other code).
             let old = p.with_private(|pv| match &mut pv.armed {

@@ -5,6 +5,15 @@
 //! million pending timeouts cost memory, not threads. The thread sleeps on a condition variable
 //! until the earliest deadline, or until an earlier timer is inserted.
 //!
+//! # Firing (`Inner::fired`)
+//! Each time the thread reads the clock, it stores the reading in `fired` (Release) *before* it
+//! fires the timers due by it; the readings only grow. So a task woken by a timer due at `at`
+//! loads (Acquire) `fired >= at`, and `fired < at` means no timer due at `at` has fired yet.
+//! A receive asks this (`Timers::passed`) instead of reading the clock: whether its deadline
+//! has come, and whether the process's shared timer is still pending (`receive.rs`,
+//! "Timeouts"). A deadline counts as reached when the thread serving it says so, which is
+//! when its timer wakes the receive anyway.
+//!
 //! # Waking the thread (`State::sleep`)
 //! Most timers are receive timeouts that are cancelled long before they fire (a `call` that got
 //! its reply): inserting one must not cost a cross-thread wake. So the thread records, under the
@@ -19,7 +28,9 @@
 //! dropping one at shutdown runs their destructors, each contained (`spam_scheduler::contain`),
 //! so a panicking destructor can neither kill the timer thread nor break a shutdown.
 
+use crate::clock::Clock;
 use spam_scheduler::contain;
+use spam_scheduler::sync::atomic::{AtomicU64, Ordering::*};
 use spam_scheduler::sync::{Arc, Condvar, Mutex};
 use std::collections::{BTreeMap, HashMap};
 use std::task::Waker;
@@ -56,7 +67,23 @@ struct State {
 struct Inner {
     state: Mutex<State>,
     cvar: Condvar,
+    /// The thread's clock, as nanoseconds since `base`, stored before it fires the timers due
+    /// by it ("Firing" in the module doc).
+    fired: AtomicU64,
+    clock: Clock,
 }
+
+impl Inner {
+    fn new() -> Inner {
+        let (state, cvar) = (Mutex::new(State::default()), Condvar::new());
+        Inner { state, cvar, fired: AtomicU64::new(0), clock: Clock::new() }
+    }
+}
+
+/// A receive's deadline: nanoseconds since its timer service started (`clock.rs`). Plain
+/// integers, so the receive path does no `Instant` arithmetic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deadline(u64);
 
 /// The timer service of one VM.
 pub struct Timers {
@@ -66,7 +93,7 @@ pub struct Timers {
 
 impl Timers {
     pub fn start() -> Timers {
-        let inner = Arc::new(Inner { state: Mutex::new(State::default()), cvar: Condvar::new() });
+        let inner = Arc::new(Inner::new());
         let i2 = inner.clone();
         let thread = std::thread::Builder::new()
             .name("spam-timer".into())
@@ -79,10 +106,7 @@ impl Timers {
     /// clock; pending timers are dropped at shutdown).
     #[cfg(spam_loom)]
     pub(crate) fn loom_new() -> Timers {
-        Timers {
-            inner: Arc::new(Inner { state: Mutex::new(State::default()), cvar: Condvar::new() }),
-            thread: Mutex::new(None),
-        }
+        Timers { inner: Arc::new(Inner::new()), thread: Mutex::new(None) }
     }
 
     fn insert(&self, deadline: Instant, action: Action) -> TimerId {
@@ -109,6 +133,26 @@ impl Timers {
             self.inner.cvar.notify_one();
         }
         TimerId(id)
+    }
+
+    /// The deadline of a receive waiting `t` (not zero) from now: never earlier than
+    /// `Instant::now() + t`, perhaps a little later (`clock.rs`). `None` if unrepresentable.
+    #[inline]
+    pub fn deadline_after(&self, t: Duration) -> Option<Deadline> {
+        self.inner.clock.deadline_after(t).map(Deadline)
+    }
+
+    /// `true` once the timer thread has fired, or is firing, every timer due by `at` ("Firing"):
+    /// a timer of this service due at `at` has woken its task, or is about to. `false` means
+    /// such a timer, if pending, is still to fire.
+    #[inline]
+    pub fn passed(&self, at: Deadline) -> bool {
+        self.inner.fired.load(Acquire) >= at.0
+    }
+
+    /// Wakes `waker` at `deadline`.
+    pub fn wake_by(&self, deadline: Deadline, waker: Waker) -> TimerId {
+        self.wake_at(self.inner.clock.instant(deadline.0), waker)
     }
 
     /// Wakes `waker` at `deadline`.
@@ -189,6 +233,7 @@ fn run(inner: Arc<Inner>) {
                     return;
                 }
                 let now = Instant::now();
+                inner.fired.store(inner.clock.since_base(now), Release); // before any of these fires
                 while let Some(entry) = st.queue.first_entry() {
                     if entry.key().0 > now {
                         break;

@@ -583,7 +583,8 @@ mod tests {
 
     /// The flags byte sits in what was padding: the control block is no bigger (136 bytes
     /// before tracing, on 64-bit targets; 144 since the boxed shared receive timer; 160 since
-    /// the linked save queue with its mark).
+    /// the linked save queue with its mark; still 160 with the call slot, for which the pending
+    /// exit reason went into a box).
     #[test]
     fn the_flags_do_not_grow_the_control_block() {
         if cfg!(target_pointer_width = "64") {
