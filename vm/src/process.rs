@@ -457,12 +457,20 @@ impl Process {
         });
     }
 
+    #[inline]
     pub(crate) fn pending_exit(&self) -> bool {
         self.with_private(|p| p.pending_exit.is_some())
     }
 
+    /// Twice per poll: inlined down to a load and a branch; the unboxing is out of line.
+    #[inline]
     pub(crate) fn take_pending_exit(&self) -> Option<Reason> {
-        self.with_private(|p| p.pending_exit.take()).map(|r| *r)
+        #[cold]
+        #[inline(never)]
+        fn unbox(r: Box<Reason>) -> Reason {
+            *r
+        }
+        self.with_private(|p| p.pending_exit.take()).map(unbox)
     }
 
     /// Applies one signal, as tabled in `signal.rs`. Owner only.
