@@ -60,7 +60,7 @@
 //! no earlier than `d`, so a receive never times out early; and a receive that finds its
 //! deadline not yet passed is still woken by a timer due by `d` (rules 1–3), so it never
 //! waits past it. A zero timeout times out at once, without a clock read.
-
+//!
 //! # Fairness
 //! Each message received charges one reduction (`spam_scheduler::budget`). With the budget
 //! spent, a receive yields once (wakes itself and returns `Pending`), which puts the process at
