@@ -165,12 +165,24 @@ pub(crate) fn async_target(function: &'static str, dest: Dest<'_>) -> Pid {
     }
 }
 
+/// Awaits the receive `r` where it lies: a `poll_fn` over a borrow of the caller's local.
+/// `Receive::new(..).await` moved the new receive into the awaiting future's state, and that
+/// copy reloaded, in other pieces, what the construction had just stored: a store-forwarding
+/// stall on every receive that waits (9% of a message's time in `big` at two schedulers).
+macro_rules! in_place {
+    ($r:expr) => {{
+        let mut r = $r;
+        std::future::poll_fn(|cx| std::future::Future::poll(std::pin::Pin::new(&mut r), cx)).await
+    }};
+}
+pub(crate) use in_place;
+
 /// The outcome of an awaited [`Receive`], panicking with `function`'s name outside a process.
 ///
 /// A plain function called after the `.await`, not an `async fn` wrapping it: each receive's
-/// future then holds only its `Receive` (64 bytes for `recv`), where a nested `async fn` held the
-/// `Receive` twice (160 bytes), which every process waiting in a receive pays and every spawn
-/// copies.
+/// future then holds only its `Receive` and the borrow `in_place!` polls it through (80 bytes
+/// for `recv`), where a nested `async fn` held the `Receive` twice (160 bytes), which every
+/// process waiting in a receive pays and every spawn copies.
 #[inline]
 fn received(function: &'static str, r: Result<Option<Msg>, NotInProcess>) -> Option<Msg> {
     match r {
@@ -214,7 +226,7 @@ pub async fn receive() -> Msg {
     if let Some(m) = Receive::take_front(|_: &Msg| true) {
         return m;
     }
-    received("receive", Receive::new_trusted(|_: &Msg| true, None).await).expect("no deadline")
+    received("receive", in_place!(Receive::new_trusted(|_: &Msg| true, None))).expect("no deadline")
 }
 
 /// Selective receive: the first message for which `pred` is true. The others stay in the
@@ -234,7 +246,7 @@ pub async fn receive() -> Msg {
 /// });
 /// ```
 pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
-    received("receive_match", Receive::new(pred, None).await).expect("no deadline")
+    received("receive_match", in_place!(Receive::new(pred, None))).expect("no deadline")
 }
 
 /// Erlang's `receive X -> X after T -> timeout end`: the next message, or `None` once `timeout`
@@ -251,7 +263,7 @@ pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
 /// });
 /// ```
 pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
-    received("receive_timeout", Receive::new_trusted(|_: &Msg| true, limit(timeout)).await)
+    received("receive_timeout", in_place!(Receive::new_trusted(|_: &Msg| true, limit(timeout))))
 }
 
 /// Selective receive with a timeout: the first message for which `pred` is true, or `None`
@@ -271,7 +283,7 @@ pub async fn receive_timeout(timeout: Duration) -> Option<Msg> {
 /// });
 /// ```
 pub async fn receive_match_timeout<P: FnMut(&Msg) -> bool + Unpin>(pred: P, timeout: Duration) -> Option<Msg> {
-    received("receive_match_timeout", Receive::new(pred, limit(timeout)).await)
+    received("receive_match_timeout", in_place!(Receive::new(pred, limit(timeout))))
 }
 
 /// The first message of type `T`; messages of other types stay queued, in order. The usual way
@@ -293,7 +305,7 @@ pub async fn recv<T: Send + 'static>() -> T {
     if let Some(v) = spam_vm::receive::take_front_as::<T>() {
         return v;
     }
-    let m = received("recv", Receive::new_trusted(|m: &Msg| m.is::<T>(), None).await).expect("no deadline");
+    let m = received("recv", in_place!(Receive::new_trusted(|m: &Msg| m.is::<T>(), None))).expect("no deadline");
     // SAFETY: the predicate accepted it as a `T`.
     unsafe { into(m) }
 }
@@ -311,7 +323,7 @@ pub async fn recv<T: Send + 'static>() -> T {
 /// });
 /// ```
 pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
-    let r = Receive::new_trusted(|m: &Msg| m.is::<T>(), limit(timeout)).await;
+    let r = in_place!(Receive::new_trusted(|m: &Msg| m.is::<T>(), limit(timeout)));
     // SAFETY: the predicate accepted it as a `T`.
     received("recv_timeout", r).map(|m| unsafe { into(m) })
 }
@@ -333,7 +345,7 @@ pub async fn recv_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
 /// });
 /// ```
 pub async fn recv_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool + Unpin) -> T {
-    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None).await;
+    let r = in_place!(Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), None));
     let m = received("recv_match", r).expect("no deadline");
     // SAFETY: the predicate accepted it as a `T` (`downcast_ref` succeeded).
     unsafe { into(m) }
@@ -359,7 +371,7 @@ pub async fn recv_match_timeout<T: Send + 'static>(
     mut pred: impl FnMut(&T) -> bool + Unpin,
     timeout: Duration,
 ) -> Option<T> {
-    let r = Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), limit(timeout)).await;
+    let r = in_place!(Receive::new(move |m: &Msg| m.downcast_ref::<T>().is_some_and(&mut pred), limit(timeout)));
     // SAFETY: the predicate accepted it as a `T` (`downcast_ref` succeeded).
     received("recv_match_timeout", r).map(|m| unsafe { into(m) })
 }

@@ -26,7 +26,7 @@ pub struct TimerRef(spam_vm::TimerId);
 /// });
 /// ```
 pub async fn sleep(d: Duration) {
-    let r = Receive::new_trusted(|_: &Msg| false, crate::message::limit(d)).await;
+    let r = crate::message::in_place!(Receive::new_trusted(|_: &Msg| false, crate::message::limit(d)));
     if r.is_err() {
         outside("sleep");
     }

@@ -467,6 +467,7 @@ impl Process {
     pub(crate) fn take_pending_exit(&self) -> Option<Reason> {
         #[cold]
         #[inline(never)]
+        #[allow(clippy::boxed_local)] // the point: the box's free out of the hot path
         fn unbox(r: Box<Reason>) -> Reason {
             *r
         }
