@@ -250,7 +250,9 @@ pub async fn receive_match<P: FnMut(&Msg) -> bool + Unpin>(pred: P) -> Msg {
 }
 
 /// Erlang's `receive X -> X after T -> timeout end`: the next message, or `None` once `timeout`
-/// has passed. `Duration::ZERO` looks once and never blocks.
+/// has passed. `Duration::ZERO` looks once and never blocks. Never early; a timeout of about a
+/// second or more may end up to 1% late (its deadline comes from the kernel's cheap coarse
+/// clock, `spam_vm`'s `clock.rs`), shorter ones as soon as the timer thread wakes.
 ///
 /// # Panics
 /// Outside a process.
