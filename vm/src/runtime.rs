@@ -264,6 +264,13 @@ impl Runtime {
         }));
     }
 
+    /// loom models only (`--cfg spam_loom`): one step of the timer thread at clock reading
+    /// `now` (`Timers::loom_fire`).
+    #[cfg(spam_loom)]
+    pub fn loom_fire_timers(&self, now: std::time::Instant) {
+        self.timers.loom_fire(now);
+    }
+
     /// loom models only (`--cfg spam_loom`): lets a grace period pass, as the quiescent points
     /// of worker 0 would between polls (a model has no workers): seals the pids retired so far,
     /// announces, and drops the owner pins that are then due (`Table::maintain`).

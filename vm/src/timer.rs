@@ -6,9 +6,11 @@
 //! until the earliest deadline, or until an earlier timer is inserted.
 //!
 //! # Firing (`Inner::fired`)
-//! Each time the thread reads the clock, it stores the reading in `fired` (Release) *before* it
-//! fires the timers due by it; the readings only grow. So a task woken by a timer due at `at`
-//! loads (Acquire) `fired >= at`, and `fired < at` means no timer due at `at` has fired yet.
+//! Each time the thread reads the clock, it stores the reading in `fired` *before* it fires the
+//! timers due by it; the readings only grow. So a task woken by a timer due at `at` loads
+//! `fired >= at` (the wake's Release/Acquire on the task state carries the store; the store's
+//! own Release and the load's Acquire add nothing needed), and `fired < at` means no timer due
+//! at `at` has fired yet. Loom model: `loom-tests/tests/timeout.rs`.
 //! A receive asks this (`Timers::passed`) instead of reading the clock: whether its deadline
 //! has come, and whether the process's shared timer is still pending (`receive.rs`,
 //! "Timeouts"). A deadline counts as reached when the thread serving it says so, which is
@@ -155,6 +157,15 @@ impl Timers {
         self.wake_at(self.inner.clock.instant(deadline.0), waker)
     }
 
+    /// loom models only (they have no timer thread): one step of the thread with its clock
+    /// reading `now`, as `run` takes it (`take_due`, then `fire`).
+    #[cfg(spam_loom)]
+    pub fn loom_fire(&self, now: Instant) {
+        let mut due = Vec::new();
+        take_due(&self.inner, &mut self.inner.state.lock(), now, &mut due);
+        fire(&mut due);
+    }
+
     /// Wakes `waker` at `deadline`.
     pub fn wake_at(&self, deadline: Instant, waker: Waker) -> TimerId {
         self.insert(deadline, Action::Wake(waker))
@@ -233,15 +244,7 @@ fn run(inner: Arc<Inner>) {
                     return;
                 }
                 let now = Instant::now();
-                inner.fired.store(inner.clock.since_base(now), Release); // before any of these fires
-                while let Some(entry) = st.queue.first_entry() {
-                    if entry.key().0 > now {
-                        break;
-                    }
-                    let ((_, id), action) = entry.remove_entry();
-                    st.deadlines.remove(&id);
-                    due.push(action);
-                }
+                take_due(&inner, &mut st, now, &mut due);
                 if !due.is_empty() {
                     break;
                 }
@@ -258,13 +261,32 @@ fn run(inner: Arc<Inner>) {
                 st.sleep = None;
             }
         }
-        for action in due.drain(..) {
-            match action {
-                Action::Wake(w) => w.wake(),
-                // User values inside (a message to a dead pid is dropped here): contained.
-                Action::Call(f) => {
-                    contain::run(f);
-                }
+        fire(&mut due);
+    }
+}
+
+/// The thread's step at its clock reading `now`, under the state lock: publishes `now` in
+/// `fired` ("Firing": before any of these fires), then takes every timer due by it.
+fn take_due(inner: &Inner, st: &mut State, now: Instant, due: &mut Vec<Action>) {
+    inner.fired.store(inner.clock.since_base(now), Release);
+    while let Some(entry) = st.queue.first_entry() {
+        if entry.key().0 > now {
+            break;
+        }
+        let ((_, id), action) = entry.remove_entry();
+        st.deadlines.remove(&id);
+        due.push(action);
+    }
+}
+
+/// Runs the actions taken by [`take_due`], outside the lock.
+fn fire(due: &mut Vec<Action>) {
+    for action in due.drain(..) {
+        match action {
+            Action::Wake(w) => w.wake(),
+            // User values inside (a message to a dead pid is dropped here): contained.
+            Action::Call(f) => {
+                contain::run(f);
             }
         }
     }
