@@ -488,12 +488,9 @@ fn receive_after_queued<P: FnMut(&Msg) -> bool + Unpin>(
     spam_vm::Receive::new_trusted(pred, crate::message::limit(timeout)).skip_queued(p)
 }
 
-/// Awaits a [`receive_after_queued`] where it lies: a `poll_fn` over a borrow, so the receive
-/// is not moved into a future of its own (an `async fn` taking it by value copied it into its
-/// state, and a later load of the copy stalled on the partly overlapping stores: 8% of a
-/// `call`'s samples).
+/// Awaits a [`receive_after_queued`] where it lies (`Receive::in_place`).
 async fn awaited<P: FnMut(&Msg) -> bool + Unpin>(r: &mut spam_vm::Receive<P>) -> Option<Msg> {
-    match std::future::poll_fn(|cx| std::pin::Pin::new(&mut *r).poll(cx)).await {
+    match r.in_place().await {
         Ok(m) => m,
         Err(_) => crate::process::outside("gen_server::call"),
     }

@@ -165,14 +165,12 @@ pub(crate) fn async_target(function: &'static str, dest: Dest<'_>) -> Pid {
     }
 }
 
-/// Awaits the receive `r` where it lies: a `poll_fn` over a borrow of the caller's local.
-/// `Receive::new(..).await` moved the new receive into the awaiting future's state, and that
-/// copy reloaded, in other pieces, what the construction had just stored: a store-forwarding
-/// stall on every receive that waits (9% of a message's time in `big` at two schedulers).
+/// Awaits the receive `r` in a local of the calling future (`Receive::in_place`), not moved
+/// into the awaiting future's state.
 macro_rules! in_place {
     ($r:expr) => {{
         let mut r = $r;
-        std::future::poll_fn(|cx| std::future::Future::poll(std::pin::Pin::new(&mut r), cx)).await
+        r.in_place().await
     }};
 }
 pub(crate) use in_place;

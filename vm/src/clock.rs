@@ -48,8 +48,8 @@ pub(crate) struct Clock {
 struct Coarse {
     /// Added to the coarse reading (rule 1), in nanoseconds.
     slack: u64,
-    /// The shortest wait that takes a coarse deadline.
-    min: Duration,
+    /// The shortest wait that takes a coarse deadline, in nanoseconds.
+    min: u64,
 }
 
 impl Clock {
@@ -59,8 +59,7 @@ impl Clock {
         let coarse = raw0.and(sys::res(sys::MONOTONIC_COARSE)).and_then(|tick| {
             sys::now(sys::MONOTONIC_COARSE)?; // served, not just declared
             let slack = tick.checked_mul(2)?.checked_add(1_000_000)?;
-            let min = Duration::from_nanos(slack.checked_mul(COARSE_MIN_SLACKS.into())?);
-            Some(Coarse { slack, min })
+            Some(Coarse { slack, min: slack.checked_mul(COARSE_MIN_SLACKS.into())? })
         });
         Clock { base, raw0, coarse }
     }
@@ -80,7 +79,7 @@ impl Clock {
     pub(crate) fn deadline_after(&self, t: Duration) -> Option<u64> {
         let t = u64::try_from(t.as_nanos()).ok()?;
         let start = match (&self.coarse, self.raw0) {
-            (Some(c), Some(r0)) if t >= c.min.as_nanos() as u64 => {
+            (Some(c), Some(r0)) if t >= c.min => {
                 let slack = c.slack.max(t / u64::from(COARSE_MIN_SLACKS)); // rule 2
                 sys::now(sys::MONOTONIC_COARSE)?.checked_add(slack)?.saturating_sub(r0)
             }
@@ -96,8 +95,7 @@ impl Clock {
 
     /// The instant `n` nanoseconds after `base` (a century on at most: no timer outlives it).
     pub(crate) fn instant(&self, n: u64) -> Instant {
-        const CENTURY: u64 = 100 * 365 * 24 * 3600 * 1_000_000_000;
-        self.base + Duration::from_nanos(n.min(CENTURY))
+        self.base + Duration::from_nanos(n).min(crate::timer::CENTURY)
     }
 }
 
@@ -169,7 +167,7 @@ mod tests {
         let Some(c) = &clock.coarse else {
             return; // no coarse clock on this platform: every deadline is precise
         };
-        let t = Duration::from_secs(5).max(c.min);
+        let t = Duration::from_secs(5).max(Duration::from_nanos(c.min));
         let slack = c.slack.max(t.as_nanos() as u64 / u64::from(COARSE_MIN_SLACKS));
         for _ in 0..10_000 {
             let before = clock.since_base(Instant::now());

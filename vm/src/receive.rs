@@ -418,6 +418,17 @@ impl Drop for Taken<'_> {
     }
 }
 
+impl<P: FnMut(&Msg) -> bool + Unpin> Receive<P> {
+    /// Awaits this receive where it lies, through a borrow: `receive.await` moves it into the
+    /// awaiting future's state, and that copy reloaded, in other pieces, what the construction
+    /// had just stored: a store-forwarding stall on every receive that waits (9% of a
+    /// message's time in the `big` benchmark at two schedulers, 8% of a `gen_server::call`).
+    #[inline]
+    pub fn in_place(&mut self) -> impl Future<Output = Result<Option<Msg>, NotInProcess>> + '_ {
+        std::future::poll_fn(move |cx| Pin::new(&mut *self).poll(cx))
+    }
+}
+
 impl<P: FnMut(&Msg) -> bool + Unpin> Future for Receive<P> {
     type Output = Result<Option<Msg>, NotInProcess>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

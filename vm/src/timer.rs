@@ -38,10 +38,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
+/// Longer than any timer lives: delays beyond it are clamped to it.
+pub(crate) const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// The instant `delay` from now; a delay too long to represent (`Duration::MAX`, "infinity")
 /// is clamped to a century, which no timer outlives.
 pub fn deadline_after(delay: Duration) -> Instant {
-    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
     let now = Instant::now();
     now.checked_add(delay.min(CENTURY)).unwrap_or(now)
 }
